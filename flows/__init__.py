@@ -1,0 +1,1 @@
+"""recdo flows package."""

@@ -1,0 +1,181 @@
+"""The `recdo` command line: run the pipeline, print stored effects."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from typing import Sequence
+
+
+def _quiet_environment() -> None:
+    # Offline machine: no analytics pings, no model-hub lookups. Must be set before prefect/transformers import.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _parse_map(pairs: Sequence[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise SystemExit(f"recdo: --map expects FILE_COLUMN=CANONICAL_COLUMN, got {pair!r}")
+        src, dst = pair.split("=", 1)
+        mapping[src.strip()] = dst.strip()
+    return mapping
+
+
+def _fmt(x: float | None, digits: int = 5) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def print_summary(summary) -> None:
+    """The table a person reads at the end of a run: every estimate with its interval."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"recdo run {summary.run_id}: effect of {summary.estimates[0]['treatment']} on {summary.estimates[0]['outcome']}")
+    for col in ("estimand", "value", "vs", "method", "estimate", "95% CI", "adjusted for"):
+        table.add_column(col, justify="right" if col in ("estimate", "95% CI") else "left")
+    for e in summary.estimates:
+        table.add_row(
+            "P(Y=1 | do(T=v))" if e["estimand"] == "interventional_mean" else "ATE",
+            str(e["treatment_value"]),
+            str(e["baseline_value"] or "") if e["estimand"] == "ate" else "",
+            e["method"],
+            _fmt(e["estimate"]),
+            f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]",
+            ", ".join(e["adjustment_set"]) or "—",
+        )
+    console.print(table)
+    for e in summary.estimates:
+        if e["estimand"] == "ate" and e["method"] == "bn_do":
+            verdict = (
+                "the interval includes 0: the data cannot tell these two apart"
+                if e["ci_low"] <= 0 <= e["ci_high"]
+                else "the interval excludes 0"
+            )
+            console.print(f"ATE {e['treatment_value']} vs {e['baseline_value']} (bn_do): {_fmt(e['estimate'])}; {verdict}.")
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in summary.scorer_metrics.items())
+    console.print(
+        f"rows: {summary.n_in} in, {summary.n_clean} processed, {summary.n_quarantined} quarantined | scorer: {metrics}\n"
+        f"network edges: {', '.join(f'{u}→{v}' for u, v in summary.edges)}\n"
+        f"run id: {summary.run_id}   results: {summary.db} (recdo effects --db {summary.db})"
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.params import PipelineParams
+
+    fields = dict(
+        data=args.data,
+        source=args.source,
+        campaign=args.campaign,
+        column_map=_parse_map(args.map),
+        treatment=args.treatment,
+        outcome=args.outcome,
+        baseline=None if args.baseline in ("", "none") else args.baseline,
+        max_rejected_share=args.max_rejected_share,
+        backbone=args.backbone,
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        accelerator=args.accelerator,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        db=args.db,
+        run_id=args.run_id,
+        work_dir=args.work_dir,
+        io_retries=args.retries,
+        io_retry_delay_s=args.retry_delay,
+        progress=not args.no_progress,
+    )
+    params = PipelineParams(**{k: v for k, v in fields.items() if v is not None or k in ("baseline", "run_id")})
+
+    import expectations
+    import sources
+    from flows.pipeline import pipeline
+
+    try:
+        summary = pipeline(params)
+    except (sources.SourceError, expectations.DatasetError, expectations.GateFailed) as exc:
+        print(f"\nrecdo: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0
+
+
+def cmd_effects(args: argparse.Namespace) -> int:
+    import store
+
+    try:
+        frame = store.read_table(args.db, "interventions", run_id=args.run_id)
+    except FileNotFoundError as exc:
+        print(f"recdo: {exc}", file=sys.stderr)
+        return 2
+    frame = frame.sort_values(["run_id", "treatment", "outcome", "estimand", "method", "treatment_value"], kind="stable")
+    if args.json:
+        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        for r in records:
+            r["adjustment_set"] = json.loads(r["adjustment_set"]) if r["adjustment_set"] else []
+        print(json.dumps(records, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"interventions in {args.db}")
+    cols = ["run_id", "treatment", "treatment_value", "baseline_value", "outcome", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set"]
+    for col in cols:
+        table.add_column(col)
+    for row in frame[cols].itertuples(index=False):
+        table.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in row])
+    Console().print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recdo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline on a log and store the estimates")
+    run.add_argument("--data", default="data/obd-sample", help="Open Bandit directory or canonical CSV/Parquet file")
+    run.add_argument("--source", choices=["auto", "obd", "table"], default="auto")
+    run.add_argument("--campaign", default="all", help="Open Bandit campaign")
+    run.add_argument("--map", action="append", default=[], metavar="FILE_COL=CANONICAL_COL", help="rename a column (repeatable)")
+    run.add_argument("--treatment", default="policy")
+    run.add_argument("--outcome", default="click")
+    run.add_argument("--baseline", default="random", help="treatment value ATEs are taken against ('none': first in sorted order)")
+    run.add_argument("--db", default="recdo.duckdb", help="DuckDB file for the results")
+    run.add_argument("--run-id", default=None, help="default: derived from the data hash and parameters")
+    run.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates (B)")
+    run.add_argument("--epochs", type=int, default=1, help="scorer training epochs")
+    run.add_argument("--batch-size", type=int, default=256)
+    run.add_argument("--backbone", default="tiny-bert", help="'tiny-bert' or a local transformers model directory")
+    run.add_argument("--accelerator", default="auto")
+    run.add_argument("--max-rejected-share", type=float, default=0.01, help="fail when a larger share of rows is quarantined")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--work-dir", default=".recdo")
+    run.add_argument("--retries", type=int, default=2, help="retries of the I/O tasks")
+    run.add_argument("--retry-delay", type=float, default=2.0, help="seconds between I/O retries")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=cmd_run)
+
+    eff = sub.add_parser("effects", help="print the stored interventions table")
+    eff.add_argument("--db", default="recdo.duckdb")
+    eff.add_argument("--run-id", default=None)
+    eff.add_argument("--json", action="store_true", help="a JSON list of rows keyed by column name")
+    eff.set_defaults(func=cmd_effects)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_environment()
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""What every loader returns: the canonical log plus an honest account of what it dropped."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+
+class SourceError(ValueError):
+    """A file that cannot be turned into a canonical log at all (unreadable, empty, wrong layout)."""
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """Something a loader left out of the canonical log, and why."""
+
+    what: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.why}"
+
+
+@dataclass(frozen=True)
+class LoadedLog:
+    """A canonical interaction log (one row per impression) and where it came from."""
+
+    frame: pd.DataFrame
+    source: str
+    data_hash: str
+    dropped: tuple[Dropped, ...] = ()
+
+    @property
+    def notes(self) -> str:
+        return "; ".join(str(d) for d in self.dropped)
+
+
+def hash_files(paths: list[Path]) -> str:
+    """sha256 over the bytes of the files, in the given order (the run's data identity)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,110 @@
+"""DuckDB access for recdo: open the result database, write a run's rows idempotently, read them back."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+TABLES = (
+    "runs",
+    "quarantine",
+    "validation_results",
+    "scores",
+    "scorer_metrics",
+    "bn_edges",
+    "interventions",
+)
+
+
+def _schema_sql() -> str:
+    return resources.files("store").joinpath("schema.sql").read_text()
+
+
+@contextmanager
+def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the database (creating its tables on first write) and close it afterwards.
+
+    DuckDB allows one writing process per file, so callers hold a connection only as long as
+    one write takes; the error below says what to do when another process holds it.
+    """
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(
+            f"no recdo database at {str(path)!r}; run `recdo run --db {path}` first or pass the right --db"
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:  # another process holds the write lock
+        raise RuntimeError(
+            f"cannot open {str(path)!r}: {exc}. Another process (a running flow or a shell) holds the "
+            "database; wait for it to finish or close it, then retry."
+        ) from exc
+    try:
+        if not read_only:
+            con.execute(_schema_sql())
+        yield con
+    finally:
+        con.close()
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, run_id: str) -> int:
+    """Replace every row of `run_id` in `table` by `frame`, atomically; returns rows written.
+
+    Delete-then-insert in one transaction makes writes idempotent: a retried task or a re-run of
+    the same run id leaves exactly one copy of each row.
+    """
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; known tables: {list(TABLES)}")
+    frame = frame.assign(run_id=run_id)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        if len(frame):
+            con.register("_recdo_rows", arrow)
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _recdo_rows")
+            con.unregister("_recdo_rows")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return len(frame)
+
+
+def upsert_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: object) -> None:
+    """Insert or update the `runs` row of `run_id` with the given fields."""
+    if "params" in fields and not isinstance(fields["params"], str):
+        fields["params"] = json.dumps(fields["params"], sort_keys=True, default=str)
+    known = {"flow_run_id", "started_at", "finished_at", "status", "params", "data_hash", "code_version", "source", "message"}
+    unknown = set(fields) - known
+    if unknown:
+        raise ValueError(f"unknown runs columns {sorted(unknown)}; known: {sorted(known)}")
+    exists = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+    if not exists:
+        con.execute("INSERT INTO runs (run_id) VALUES (?)", [run_id])
+    for name, value in fields.items():
+        con.execute(f"UPDATE runs SET {name} = ? WHERE run_id = ?", [value, run_id])
+
+
+def read_table(path: str | Path, table: str, run_id: str | None = None) -> pd.DataFrame:
+    """Read a result table (all runs, or one) from a database file, read-only."""
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; known tables: {list(TABLES)}")
+    with connect(path, read_only=True) as con:
+        if run_id is None:
+            return con.execute(f"SELECT * FROM {table}").df()
+        return con.execute(f"SELECT * FROM {table} WHERE run_id = ?", [run_id]).df()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

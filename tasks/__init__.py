@@ -1,0 +1,1 @@
+"""recdo tasks package."""

@@ -1,0 +1,26 @@
+"""Task: read the raw log into the canonical schema and park it as Parquet for the next stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+import sources
+from tasks._retry import retry_unless_bad_input
+from tasks.refs import LogRef
+
+
+@task(name="load log", cache_policy=NO_CACHE, retry_condition_fn=retry_unless_bad_input)
+def load_log(data: str, source: str, campaign: str, column_map: dict[str, str], work_dir: str) -> LogRef:
+    if source == "obd":
+        loaded = sources.load_obd(data, campaign=campaign)
+    else:
+        loaded = sources.load_table(data, column_map=column_map)
+    out = Path(work_dir) / "logs" / f"{loaded.data_hash[:16]}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    loaded.frame.to_parquet(tmp, index=False)
+    tmp.replace(out)  # write-then-rename: a killed run never leaves a half-written log behind
+    return LogRef(path=str(out), n_rows=len(loaded.frame), data_hash=loaded.data_hash, source=loaded.source, notes=loaded.notes)

@@ -1,0 +1,92 @@
+"""Tasks: write each stage's results to DuckDB, replacing the run's earlier rows (retried I/O)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+import causal
+import store
+from recdo.lineage import code_version
+from tasks._retry import retry_unless_bad_input
+from tasks.refs import GateRef, LogRef, ScoreRef
+
+_io = dict(cache_policy=NO_CACHE, retry_condition_fn=retry_unless_bad_input)
+
+
+@task(name="start run", **_io)
+def start_run(db: str, run_id: str, params: dict, log: LogRef, flow_run_id: str | None) -> None:
+    """Record the run and clear what an earlier attempt of the same run id left behind."""
+    with store.connect(db) as con:
+        for table in store.TABLES:
+            if table != "runs":
+                store.replace_rows(con, table, pd.DataFrame(), run_id)
+        store.upsert_run(
+            con,
+            run_id,
+            flow_run_id=flow_run_id,
+            started_at=store.now(),
+            finished_at=None,
+            status="running",
+            params=params,
+            data_hash=log.data_hash,
+            code_version=code_version(),
+            source=log.source,
+            message=log.notes,
+        )
+
+
+@task(name="store validation", **_io)
+def store_validation(db: str, run_id: str, gate: GateRef) -> int:
+    quarantine = pd.read_parquet(gate.quarantine_path).assign(created_at=store.now())
+    results = pd.read_parquet(gate.results_path).rename(columns={"column": "column_name"})
+    with store.connect(db) as con:
+        store.replace_rows(con, "validation_results", results, run_id)
+        return store.replace_rows(con, "quarantine", quarantine, run_id)
+
+
+def _metric_split(name: str) -> tuple[str, str]:
+    for split in ("train", "val"):
+        if name.endswith(f"_{split}"):
+            return split, name[: -len(split) - 1]
+    return "all", name
+
+
+@task(name="store scores", **_io)
+def store_scores(db: str, run_id: str, scored: ScoreRef) -> int:
+    scores = pd.read_parquet(scored.scored_path, columns=["event_id", "score", "split"])
+    metrics = pd.DataFrame(
+        [(scored.backbone, *_metric_split(name), float(value)) for name, value in scored.metrics.items()],
+        columns=["backbone", "split", "metric", "value"],
+    )
+    with store.connect(db) as con:
+        store.replace_rows(con, "scorer_metrics", metrics, run_id)
+        return store.replace_rows(con, "scores", scores, run_id)
+
+
+def interventions_frame(report: causal.EffectReport, source: str, partition: str) -> pd.DataFrame:
+    rows = [asdict(e) for e in report.estimates]
+    frame = pd.DataFrame(rows)
+    frame["adjustment_set"] = frame["adjustment_set"].map(lambda s: json.dumps(list(s)))
+    return frame.assign(source=source, partition=partition, created_at=store.now())
+
+
+@task(name="store effects", **_io)
+def store_effects(db: str, run_id: str, report: causal.EffectReport, source: str, partition: str) -> int:
+    edges = pd.DataFrame(
+        [(u, v, float(report.edge_frequency.get((u, v), 1.0))) for u, v in report.edges],
+        columns=["source_node", "target_node", "frequency"],
+    )
+    with store.connect(db) as con:
+        store.replace_rows(con, "bn_edges", edges, run_id)
+        return store.replace_rows(con, "interventions", interventions_frame(report, source, partition), run_id)
+
+
+@task(name="finish run", **_io)
+def finish_run(db: str, run_id: str, status: str, message: str) -> None:
+    with store.connect(db) as con:
+        store.upsert_run(con, run_id, status=status, finished_at=store.now(), message=message)

@@ -1,0 +1,39 @@
+"""Shared fixtures: offline settings, one Prefect test server per session, small real logs."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+OBD = REPO / "data" / "obd-sample"
+
+
+@pytest.fixture(scope="session")
+def obd_log() -> pd.DataFrame:
+    import sources
+
+    return sources.load_obd(OBD).frame
+
+
+@pytest.fixture(scope="session")
+def obd_slice(obd_log: pd.DataFrame) -> pd.DataFrame:
+    """The first 1,500 rows of each policy's log: real rows, small enough for a flow run in seconds."""
+    return obd_log.groupby("policy", group_keys=False).head(1500).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect API for every flow test in the session (starting one takes seconds)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
