@@ -1,0 +1,31 @@
+"""Bayesian-network causal estimates from recommender logs: discretise → learn → fit → identify → query."""
+
+from causal.config import CausalConfig
+from causal.discretize import Discretized, discretize, user_feature_columns
+from causal.effects import EffectReport, Estimate, estimate_effects
+from causal.fit import CountFitter, fit_network, state_names_of
+from causal.query import DoQueryMismatch, adjustment_set, check_agreement, do_query, mutilate
+from causal.simulate import ConfoundedLog
+from causal.structure import LearnedStructure, learn_structure, tier_forbidden_edges
+
+__all__ = [
+    "CausalConfig",
+    "ConfoundedLog",
+    "CountFitter",
+    "Discretized",
+    "DoQueryMismatch",
+    "EffectReport",
+    "Estimate",
+    "LearnedStructure",
+    "adjustment_set",
+    "check_agreement",
+    "discretize",
+    "do_query",
+    "estimate_effects",
+    "fit_network",
+    "learn_structure",
+    "mutilate",
+    "state_names_of",
+    "tier_forbidden_edges",
+    "user_feature_columns",
+]

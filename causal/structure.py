@@ -1,0 +1,96 @@
+"""Learn the network's edges with pgmpy's hill climber (BIC) under the domain tiers and required edges."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from itertools import combinations
+
+import pandas as pd
+from pgmpy.causal_discovery import ExpertKnowledge, HillClimbSearch
+
+from causal.config import CausalConfig
+
+Edge = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class LearnedStructure:
+    """Edges of the learned DAG (sorted) and the seconds the search took."""
+
+    edges: tuple[Edge, ...]
+    seconds: float
+
+
+def tier_forbidden_edges(tiers: tuple[tuple[str, ...], ...]) -> frozenset[Edge]:
+    """Every edge the tiers rule out: into an earlier tier, or within a tier against the listed order.
+
+    pgmpy 1.1's ``temporal_order`` only forbids edges into an earlier tier: forward edges that skip
+    tiers are allowed (users -> click is wanted) and edges inside one tier are allowed both ways.
+    Inside a tier the direction carries no causal claim (the user features are all pre-treatment;
+    their edges only factorise their joint distribution), but a score-equivalent reversal scores
+    exactly the same under BIC and the hill climber breaks such ties by the iteration order of a
+    Python set of string tuples, which changes with PYTHONHASHSEED. Fixing the direction to the
+    listed order makes the search, and every estimate downstream, the same in every process.
+    """
+    forbidden: set[Edge] = set()
+    for i, tier in enumerate(tiers):
+        for later in tiers[i + 1 :]:
+            forbidden.update((b, a) for a in tier for b in later)
+        forbidden.update((b, a) for a, b in combinations(tier, 2))
+    return frozenset(forbidden)
+
+
+def learn_structure(
+    data: pd.DataFrame,
+    tiers: tuple[tuple[str, ...], ...],
+    required: tuple[Edge, ...],
+    config: CausalConfig,
+) -> LearnedStructure:
+    """Hill-climb a DAG over the tier nodes of `data` (BIC), never pointing into an earlier tier.
+
+    Required edges (treatment -> outcome, so the question asked stays answerable) are in the start
+    graph and the search may neither remove nor flip them; max in-degree comes from the config.
+    """
+    nodes = [node for tier in tiers for node in tier]
+    if len(set(nodes)) != len(nodes):
+        dup = sorted({n for n in nodes if nodes.count(n) > 1})
+        raise ValueError(f"nodes {dup} appear in more than one tier; put each node in exactly one tier")
+    missing = [n for n in nodes if n not in data.columns]
+    if missing:
+        raise ValueError(f"tier nodes {missing} are not columns of the data; columns: {sorted(data.columns)}")
+    forbidden = tier_forbidden_edges(tiers)
+    for edge in required:
+        if edge[0] not in nodes or edge[1] not in nodes:
+            raise ValueError(f"required edge {edge} names a node outside the tiers; known nodes: {sorted(nodes)}")
+        if edge in forbidden:
+            raise ValueError(
+                f"required edge {edge[0]!r} -> {edge[1]!r} points against the tiers {tiers}; "
+                "reverse it or move the nodes to other tiers"
+            )
+
+    start = time.perf_counter()
+    knowledge = ExpertKnowledge(
+        forbidden_edges=set(forbidden),
+        required_edges=set(required),
+        temporal_order=[list(tier) for tier in tiers],
+    )
+    search = HillClimbSearch(
+        scoring_method="bic-d",
+        max_indegree=config.max_indegree,
+        expert_knowledge=knowledge,
+        return_type="dag",
+        show_progress=False,
+    )
+    # Columns in tier order: the search iterates over them and the order must not depend on the caller.
+    dag = search.fit(data.loc[:, nodes].astype(str)).causal_graph_
+    seconds = time.perf_counter() - start
+
+    edges = tuple(sorted((str(a), str(b)) for a, b in dag.edges()))
+    broken = [e for e in edges if e in forbidden]
+    if broken:  # pgmpy has to honour forbidden edges; fail loudly if a version stops doing so
+        raise RuntimeError(f"structure search returned edges {broken} that the tiers forbid")
+    lost = [e for e in required if e not in edges]
+    if lost:
+        raise RuntimeError(f"structure search dropped required edges {lost}")
+    return LearnedStructure(edges=edges, seconds=seconds)
