@@ -1,0 +1,113 @@
+"""Tokenised log rows, the hash-based train/val split and the DataModule that serves them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, TensorDataset
+from transformers import PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids and attention mask of every row, padded to one length: both (N, T)."""
+
+    input_ids: Tensor
+    attention_mask: Tensor
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+
+def encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int) -> Encoded:
+    """Tokenise every text once, truncated and padded to max_length (item text is cut first: it comes last).
+
+    Logs repeat the same user-item text many times (20,000 OBD rows hold ~7,400 distinct texts), so each distinct
+    text is tokenised once and the rows gather their copy.
+    """
+    index: dict[str, int] = {}
+    rows = torch.tensor([index.setdefault(text, len(index)) for text in texts], dtype=torch.long)  # (N,)
+    batch = tokenizer(
+        list(index),
+        padding="max_length",
+        truncation=True,
+        max_length=max_length,
+        return_attention_mask=True,
+        return_token_type_ids=False,
+        return_tensors="pt",
+    )
+    input_ids = batch["input_ids"].long()[rows]  # (U, T) -> (N, T)
+    attention_mask = batch["attention_mask"].long()[rows]  # (U, T) -> (N, T)
+    return Encoded(input_ids=input_ids, attention_mask=attention_mask)
+
+
+def row_uniforms(event_ids: pd.Series, seed: int) -> np.ndarray:
+    """A number in [0, 1) per row that depends only on (seed, event_id): stable across runs, processes and order."""
+    out = np.empty(len(event_ids), dtype=np.float64)
+    for i, event_id in enumerate(event_ids.astype(str).tolist()):
+        digest = hashlib.blake2b(f"{seed}\x1f{event_id}".encode(), digest_size=8).digest()
+        out[i] = int.from_bytes(digest, "big") / 2.0**64
+    return out
+
+
+def canonical_order(event_ids: pd.Series, seed: int) -> np.ndarray:
+    """Row indices sorted by (hash uniform, event_id): a permutation that ignores the order rows arrived in."""
+    return np.lexsort((event_ids.astype(str).to_numpy(), row_uniforms(event_ids, seed)))
+
+
+def split_rows(event_ids: pd.Series, labels: np.ndarray, seed: int, val_fraction: float) -> np.ndarray:
+    """True for val rows: in each outcome class, the round(val_fraction * n_class) rows with the lowest hash uniform.
+
+    Exactly stratified (a class of 2+ rows and val_fraction > 0 puts at least one row on each side), and a function
+    of (seed, event_id, the class's rows) only: row order never matters, so a re-run on the same log gives the same
+    split row for row.
+    """
+    u = row_uniforms(event_ids, seed)
+    y = np.asarray(labels)
+    is_val = np.zeros(len(u), dtype=bool)
+    if val_fraction <= 0:
+        return is_val
+    for value in np.unique(y):
+        rows = np.flatnonzero(y == value)
+        n_val = int(np.floor(val_fraction * rows.size + 0.5))
+        if rows.size >= 2:
+            n_val = min(max(n_val, 1), rows.size - 1)
+        # Ties in u are astronomically rare; the event_id string breaks them so the order is still total.
+        order = np.lexsort((event_ids.iloc[rows].astype(str).to_numpy(), u[rows]))
+        is_val[rows[order[:n_val]]] = True
+    return is_val
+
+
+class ScoringDataModule(L.LightningDataModule):
+    """Train/val loaders over the split, and a predict loader over every row in input order."""
+
+    def __init__(self, encoded: Encoded, labels: np.ndarray, is_val: np.ndarray, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.seed = seed
+        y = torch.as_tensor(np.asarray(labels, dtype=np.float32))  # (N,)
+        self._all = TensorDataset(encoded.input_ids, encoded.attention_mask, y)
+        val = torch.as_tensor(np.asarray(is_val, dtype=bool))
+        self._train = TensorDataset(encoded.input_ids[~val], encoded.attention_mask[~val], y[~val])
+        self._val = TensorDataset(encoded.input_ids[val], encoded.attention_mask[val], y[val])
+
+    @property
+    def n_val(self) -> int:
+        return len(self._val)
+
+    def train_dataloader(self) -> DataLoader:
+        # An explicit generator fixes the shuffle order from the seed alone, whatever ran before.
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(self._train, batch_size=self.batch_size, shuffle=True, generator=generator, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self._val, batch_size=self.batch_size, shuffle=False, num_workers=0)
+
+    def predict_dataloader(self) -> DataLoader:
+        return DataLoader(self._all, batch_size=self.batch_size, shuffle=False, num_workers=0)
