@@ -53,6 +53,7 @@ def _configs(params: PipelineParams) -> tuple[expectations.GateConfig, scoring.S
         outcome=params.outcome,
         baseline=params.baseline,
         n_bootstrap=params.n_bootstrap,
+        equivalent_sample_size=params.equivalent_sample_size,
         seed=params.seed,
         progress=params.progress,
     )

@@ -37,19 +37,27 @@ def print_summary(summary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    table = Table(title=f"recdo run {summary.run_id}: effect of {summary.estimates[0]['treatment']} on {summary.estimates[0]['outcome']}")
-    for col in ("estimand", "value", "vs", "method", "estimate", "95% CI", "adjusted for"):
-        table.add_column(col, justify="right" if col in ("estimate", "95% CI") else "left")
+    # Wide enough for one line per estimate even when stdout is a pipe (CI logs, `make demo | tee`).
+    console = Console(width=max(Console().width, 118))
+    first = summary.estimates[0]
+    treatment, outcome = first["treatment"], first["outcome"]
+    table = Table(title=f"recdo run {summary.run_id}: what {treatment} does to {outcome}")
+    for col in ("estimand", "method", "estimate", "95% CI", "n rows", "adjusted for"):
+        table.add_column(col, justify="right" if col in ("estimate", "95% CI", "n rows") else "left", no_wrap=True)
     for e in summary.estimates:
+        if e["estimand"] == "ate":
+            estimand = f"ATE {e['treatment_value']} − {e['baseline_value']}"
+        elif e["method"] == "naive":  # conditioning, not intervening: this is the biased comparison
+            estimand = f"P({outcome}=1 | {treatment}={e['treatment_value']})"
+        else:
+            estimand = f"P({outcome}=1 | do({treatment}={e['treatment_value']}))"
         table.add_row(
-            "P(Y=1 | do(T=v))" if e["estimand"] == "interventional_mean" else "ATE",
-            str(e["treatment_value"]),
-            str(e["baseline_value"] or "") if e["estimand"] == "ate" else "",
+            estimand,
             e["method"],
             _fmt(e["estimate"]),
             f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]",
-            ", ".join(e["adjustment_set"]) or "—",
+            str(e["n_rows"]),
+            ", ".join(e["adjustment_set"]) or "nothing (no backdoor path)" if e["method"] == "bn_do" else "—",
         )
     console.print(table)
     for e in summary.estimates:
@@ -60,7 +68,11 @@ def print_summary(summary) -> None:
                 else "the interval excludes 0"
             )
             console.print(f"ATE {e['treatment_value']} vs {e['baseline_value']} (bn_do): {_fmt(e['estimate'])}; {verdict}.")
-    metrics = ", ".join(f"{k}={v:.4g}" for k, v in summary.scorer_metrics.items())
+    metrics = ", ".join(
+        f"{k}={v:.3f}" if k.startswith("auc") else f"{k}={v:.0f}"
+        for k, v in summary.scorer_metrics.items()
+        if k in ("auc_train", "auc_val", "n_train", "n_val", "samples_per_s")
+    )
     console.print(
         f"rows: {summary.n_in} in, {summary.n_clean} processed, {summary.n_quarantined} quarantined | scorer: {metrics}\n"
         f"network edges: {', '.join(f'{u}→{v}' for u, v in summary.edges)}\n"
@@ -118,7 +130,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
         return 2
     frame = frame.sort_values(["run_id", "treatment", "outcome", "estimand", "method", "treatment_value"], kind="stable")
     if args.json:
-        records = json.loads(frame.to_json(orient="records", date_format="iso"))
+        records = json.loads(frame.to_json(orient="records", date_format="iso", double_precision=15))
         for r in records:
             r["adjustment_set"] = json.loads(r["adjustment_set"]) if r["adjustment_set"] else []
         print(json.dumps(records, indent=2))
@@ -127,12 +139,12 @@ def cmd_effects(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"interventions in {args.db}")
-    cols = ["run_id", "treatment", "treatment_value", "baseline_value", "outcome", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set"]
+    cols = ["run_id", "partition", "treatment", "treatment_value", "baseline_value", "outcome", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set"]
     for col in cols:
         table.add_column(col)
     for row in frame[cols].itertuples(index=False):
         table.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in row])
-    Console().print(table)
+    Console(width=max(Console().width, 170)).print(table)
     return 0
 
 
