@@ -97,7 +97,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     start_run.with_options(**io)(params.db, run_id, params.model_dump(), log, flow_run.id)
 
     try:
-        gate = validate_log(log.path, gate_cfg, run_dir)
+        gate = validate_log(log.path, gate_cfg, run_dir, run_id)
         store_validation.with_options(**io)(params.db, run_id, gate)
         if gate.failure:
             raise expectations.GateFailed(gate.failure)

@@ -13,7 +13,7 @@ from tasks.refs import GateRef
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_log(log_path: str, config: expectations.GateConfig, run_dir: str) -> GateRef:
+def validate_log(log_path: str, config: expectations.GateConfig, run_dir: str, run_id: str) -> GateRef:
     result = expectations.run_gate(pd.read_parquet(log_path), config)
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -22,7 +22,7 @@ def validate_log(log_path: str, config: expectations.GateConfig, run_dir: str) -
     result.quarantine.to_parquet(paths["quarantine"], index=False)
     result.results.to_parquet(paths["validation"], index=False)
     try:
-        expectations.enforce(result, config)
+        expectations.enforce(result, config, run_id=run_id)
         failure = None
     except expectations.GateFailed as exc:
         # Not raised here: the flow stores the quarantine first, then fails, so nothing is lost.
