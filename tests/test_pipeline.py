@@ -73,6 +73,8 @@ def test_pipeline_stores_estimates_and_rerun_replaces(prefect_server, tmp_path, 
     ab = rows[(rows.method == "ab_diff") & (rows.estimand == "ate")].iloc[0]
     assert ab.estimate == pytest.approx(ctr["bts"] - ctr["random"], abs=1e-12)
     assert ab.ci_low < ab.estimate < ab.ci_high
+    bn = rows[(rows.method == "bn_do") & (rows.estimand == "ate")].iloc[0]
+    assert ab.ci_low <= bn.estimate <= ab.ci_high  # the network agrees with the randomised comparison
     assert json.loads(rows[rows.method == "bn_do"].iloc[0].adjustment_set) == list(summary.adjustment_set)
 
     runs = _query(db, "SELECT * FROM runs")
