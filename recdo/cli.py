@@ -106,6 +106,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     params = PipelineParams(**{k: v for k, v in fields.items() if v is not None or k in ("baseline", "run_id")})
+    if not os.path.exists(params.data):
+        # Caught here so the user gets one line, not a flow run's traceback.
+        print(f"recdo: no log at {params.data!r}; pass --data DIR (Open Bandit layout) or --data FILE.csv|.parquet", file=sys.stderr)
+        return 2
 
     import expectations
     import sources
