@@ -124,6 +124,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _short_diagnostics(raw: str | None, width: int = 70) -> str:
+    """The first few diagnostics as k=v, so a table row still fits on a screen; --json has them all."""
+    if not raw:
+        return ""
+    parts = []
+    for key, value in json.loads(raw).items():
+        parts.append(f"{key}={value:.3g}" if isinstance(value, float) else f"{key}={value}")
+    text = ", ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def cmd_effects(args: argparse.Namespace) -> int:
     import store
 
@@ -137,17 +148,19 @@ def cmd_effects(args: argparse.Namespace) -> int:
         records = json.loads(frame.to_json(orient="records", date_format="iso", double_precision=15))
         for r in records:
             r["adjustment_set"] = json.loads(r["adjustment_set"]) if r["adjustment_set"] else []
+            r["diagnostics"] = json.loads(r["diagnostics"]) if r.get("diagnostics") else {}
         print(json.dumps(records, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"interventions in {args.db}")
-    cols = ["run_id", "partition", "treatment", "treatment_value", "baseline_value", "outcome", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set"]
+    cols = ["run_id", "partition", "treatment", "treatment_value", "baseline_value", "outcome", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set", "diagnostics"]
     for col in cols:
         table.add_column(col)
     for row in frame[cols].itertuples(index=False):
-        table.add_row(*[_fmt(v) if isinstance(v, float) else str(v) for v in row])
+        cells = [_fmt(v) if isinstance(v, float) else str(v) for v in row[:-1]]
+        table.add_row(*cells, _short_diagnostics(row[-1]))
     Console(width=max(Console().width, 170)).print(table)
     return 0
 
@@ -179,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(func=cmd_run)
 
+    sub.add_parser(
+        "structure",
+        help="learn a DAG from a CSV/Parquet of discrete columns (recdo structure --help)",
+        add_help=False,
+    )
+
     eff = sub.add_parser("effects", help="print the stored interventions table")
     eff.add_argument("--db", default="recdo.duckdb")
     eff.add_argument("--run-id", default=None)
@@ -189,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_environment()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["structure"]:  # its own argparse lives beside the learners
+        from causal.learn import main as structure_main
+
+        return structure_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

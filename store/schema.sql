@@ -68,5 +68,9 @@ CREATE TABLE IF NOT EXISTS interventions (
     ci_high          DOUBLE,
     n_rows           BIGINT,
     adjustment_set   JSON,      -- JSON list of the variables adjusted for
-    created_at       TIMESTAMPTZ
+    created_at       TIMESTAMPTZ,
+    diagnostics      JSON       -- support, effective sample size, weights, verdicts: what to check the number by
 );
+
+-- Databases made before the diagnostics column existed get it on their next write.
+ALTER TABLE interventions ADD COLUMN IF NOT EXISTS diagnostics JSON;

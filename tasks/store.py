@@ -72,6 +72,8 @@ def interventions_frame(report: causal.EffectReport, source: str, partition: str
     rows = [asdict(e) for e in report.estimates]
     frame = pd.DataFrame(rows)
     frame["adjustment_set"] = frame["adjustment_set"].map(lambda s: json.dumps(list(s)))
+    if "diagnostics" in frame:
+        frame["diagnostics"] = frame["diagnostics"].map(lambda d: json.dumps(d, sort_keys=True, default=str))
     return frame.assign(source=source, partition=partition, created_at=store.now())
 
 

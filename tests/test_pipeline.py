@@ -53,7 +53,7 @@ def _break_rows(log: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd.Data
 
 INTERVENTION_COLUMNS = [
     "run_id", "source", "partition", "treatment", "treatment_value", "baseline_value", "outcome",
-    "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set", "created_at",
+    "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set", "created_at", "diagnostics",
 ]
 
 
