@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Literal
 
@@ -19,7 +19,7 @@ from causal.structure import learn_structure
 
 Edge = tuple[str, str]
 Estimand = Literal["interventional_mean", "ate"]
-Method = Literal["bn_do", "naive", "ab_diff"]
+Method = Literal["bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os"]
 POSITIVE = "1"
 
 
@@ -38,6 +38,7 @@ class Estimate:
     ci_high: float
     n_rows: int  # rows the estimate used: all rows for bn_do, the arm(s) compared otherwise
     adjustment_set: tuple[str, ...]
+    diagnostics: dict = field(default_factory=dict)  # JSON-safe: support, ESS, tuning, verdicts
 
 
 @dataclass(frozen=True)
