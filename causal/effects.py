@@ -19,7 +19,7 @@ from causal.structure import learn_structure
 
 Edge = tuple[str, str]
 Estimand = Literal["interventional_mean", "ate"]
-Method = Literal["bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os"]
+Method = Literal["bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy"]
 POSITIVE = "1"
 
 

@@ -37,6 +37,11 @@ class PipelineParams(BaseModel):
         gt=0.0,
         description="BDeu prior strength of the network's CPDs. Kept small because clicks are rare: 10 pseudo-rows would lift a 0.4% click rate by several percent.",
     )
+    off_policy: bool = Field(True, description="Also estimate the target policy's click rate off-policy from the logged policy's rows (needs propensities and a target policy).")
+    ope_prior: str | None = Field(None, description="Bernoulli-TS prior YAML defining the target policy; default: DATA/bts_prior.yaml when `data` is an Open Bandit directory holding one.")
+    ope_logged: str = Field("random", description="Treatment value whose rows are the logged data for off-policy evaluation.")
+    ope_target: str = Field("bts", description="Name under which the target policy's estimates are stored (treatment_value).")
+    ope_refits: int = Field(30, ge=2, description="Resamples with the reward model refitted, for the intervals of DM, DR, SNDR, Switch-DR, DRos.")
     seed: int = Field(0, description="Seed for the split, the scorer and the bootstrap.")
     db: str = Field("recdo.duckdb", description="DuckDB file the results go to.")
     run_id: str | None = Field(None, description="Run id; by default derived from the data hash and the parameters, so a re-run replaces its rows.")
@@ -55,6 +60,15 @@ class PipelineParams(BaseModel):
         if self.source != "auto":
             return self.source
         return "obd" if Path(self.data).is_dir() else "table"
+
+    def resolved_ope_prior(self) -> str | None:
+        """The target policy's prior file, or None when off-policy evaluation does not apply."""
+        if not self.off_policy:
+            return None
+        if self.ope_prior:
+            return self.ope_prior
+        bundled = Path(self.data) / "bts_prior.yaml"
+        return str(bundled) if self.resolved_source() == "obd" and bundled.is_file() else None
 
     def run_id_for(self, data_hash: str) -> str:
         """The run id: given, or a hash of the data and of every parameter that changes the result."""

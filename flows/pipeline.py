@@ -13,7 +13,7 @@ import causal
 import expectations
 import scoring
 from flows.params import PipelineParams
-from tasks.causal import estimate_effects
+from tasks.causal import estimate_effects, evaluate_target_policy
 from tasks.ingest import load_log
 from tasks.score import train_scorer
 from tasks.store import finish_run, start_run, store_effects, store_scores, store_validation
@@ -104,7 +104,15 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         scored = train_scorer(gate.clean_path, params.outcome, scorer_cfg, run_dir)
         store_scores.with_options(**io)(params.db, run_id, scored)
         report = estimate_effects(scored.scored_path, causal_cfg)
-        store_effects.with_options(**io)(params.db, run_id, report, log.source, "all")
+        prior = params.resolved_ope_prior()
+        off_policy: tuple = ()
+        if prior:
+            off_policy = evaluate_target_policy(
+                scored.scored_path, prior, params.ope_logged, params.ope_target, causal_cfg, params.ope_refits
+            )
+        else:
+            logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
+        store_effects.with_options(**io)(params.db, run_id, report, log.source, "all", off_policy)
     except BaseException as exc:
         finish_run.with_options(**io)(params.db, run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -120,7 +128,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         scorer_metrics=scored.metrics,
         edges=report.edges,
         adjustment_set=report.adjustment_set,
-        estimates=tuple(asdict(e) for e in report.estimates),
+        estimates=tuple(asdict(e) for e in report.estimates + tuple(off_policy)),
     )
     _publish(summary)
     return summary

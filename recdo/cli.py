@@ -32,20 +32,29 @@ def _fmt(x: float | None, digits: int = 5) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _short_set(names: Sequence[str]) -> str:
+    """An adjustment set short enough for a table cell; `recdo effects --json` has it whole."""
+    names = list(names)
+    return ", ".join(names) if len(names) <= 2 else f"{names[0]} … {names[-1]} ({len(names)})"
+
+
 def print_summary(summary) -> None:
     """The table a person reads at the end of a run: every estimate with its interval."""
     from rich.console import Console
     from rich.table import Table
 
     # Wide enough for one line per estimate even when stdout is a pipe (CI logs, `make demo | tee`).
-    console = Console(width=max(Console().width, 118))
+    console = Console(width=max(Console().width, 140))
     first = summary.estimates[0]
     treatment, outcome = first["treatment"], first["outcome"]
     table = Table(title=f"recdo run {summary.run_id}: what {treatment} does to {outcome}")
     for col in ("estimand", "method", "estimate", "95% CI", "n rows", "adjusted for"):
         table.add_column(col, justify="right" if col in ("estimate", "95% CI", "n rows") else "left", no_wrap=True)
     for e in summary.estimates:
-        if e["estimand"] == "ate":
+        logged = (e.get("diagnostics") or {}).get("logged_policy")
+        if logged:  # off-policy: the target policy's value read from another policy's log
+            estimand = f"P({outcome}=1) under {e['treatment_value']}, from {logged} log"
+        elif e["estimand"] == "ate":
             estimand = f"ATE {e['treatment_value']} − {e['baseline_value']}"
         elif e["method"] == "naive":  # conditioning, not intervening: this is the biased comparison
             estimand = f"P({outcome}=1 | {treatment}={e['treatment_value']})"
@@ -57,9 +66,19 @@ def print_summary(summary) -> None:
             _fmt(e["estimate"]),
             f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]",
             str(e["n_rows"]),
-            ", ".join(e["adjustment_set"]) or "nothing (no backdoor path)" if e["method"] == "bn_do" else "—",
+            _short_set(e["adjustment_set"]) or ("nothing (no backdoor path)" if e["method"] == "bn_do" else "—"),
         )
     console.print(table)
+    for e in summary.estimates:
+        diagnostics = e.get("diagnostics") or {}
+        if e["method"] == "ab_diff" and "verdict" in diagnostics:
+            console.print(f"A/B {e['treatment_value']} vs {e['baseline_value']}: {diagnostics['verdict']}")
+    truth = next((e["diagnostics"]["on_policy_value"] for e in summary.estimates if "on_policy_value" in (e.get("diagnostics") or {})), None)
+    if truth is not None:
+        console.print(
+            f"Off-policy rows estimate the target policy's click rate from the logged policy's rows alone; "
+            f"its own log gives {truth:.5f} (relative errors: recdo effects --json, diagnostics)."
+        )
     for e in summary.estimates:
         if e["estimand"] == "ate" and e["method"] == "bn_do":
             verdict = (

@@ -68,8 +68,8 @@ def store_scores(db: str, run_id: str, scored: ScoreRef) -> int:
         return store.replace_rows(con, "scores", scores, run_id)
 
 
-def interventions_frame(report: causal.EffectReport, source: str, partition: str) -> pd.DataFrame:
-    rows = [asdict(e) for e in report.estimates]
+def interventions_frame(estimates: tuple[causal.Estimate, ...], source: str, partition: str) -> pd.DataFrame:
+    rows = [asdict(e) for e in estimates]
     frame = pd.DataFrame(rows)
     frame["adjustment_set"] = frame["adjustment_set"].map(lambda s: json.dumps(list(s)))
     if "diagnostics" in frame:
@@ -78,14 +78,17 @@ def interventions_frame(report: causal.EffectReport, source: str, partition: str
 
 
 @task(name="store effects", **_io)
-def store_effects(db: str, run_id: str, report: causal.EffectReport, source: str, partition: str) -> int:
+def store_effects(
+    db: str, run_id: str, report: causal.EffectReport, source: str, partition: str, extra: tuple[causal.Estimate, ...] = ()
+) -> int:
     edges = pd.DataFrame(
         [(u, v, float(report.edge_frequency.get((u, v), 1.0))) for u, v in report.edges],
         columns=["source_node", "target_node", "frequency"],
     )
     with store.connect(db) as con:
         store.replace_rows(con, "bn_edges", edges, run_id)
-        return store.replace_rows(con, "interventions", interventions_frame(report, source, partition), run_id)
+        rows = interventions_frame(report.estimates + tuple(extra), source, partition)
+        return store.replace_rows(con, "interventions", rows, run_id)
 
 
 @task(name="finish run", **_io)

@@ -12,6 +12,7 @@ import pytest
 import expectations
 from flows.params import PipelineParams
 from flows.pipeline import pipeline
+from tests.conftest import OBD
 
 FAST = dict(n_bootstrap=30, max_epochs=1, batch_size=128, progress=False, io_retry_delay_s=0.0)
 
@@ -59,7 +60,7 @@ INTERVENTION_COLUMNS = [
 
 def test_pipeline_stores_estimates_and_rerun_replaces(prefect_server, tmp_path, obd_slice, capsys):
     obd_slice.to_parquet(tmp_path / "log.parquet", index=False)
-    params = _params(tmp_path, tmp_path / "log.parquet")
+    params = _params(tmp_path, tmp_path / "log.parquet", ope_prior=str(OBD / "bts_prior.yaml"), ope_refits=3)
     summary = pipeline(params)
     db = tmp_path / "r.duckdb"
 
@@ -76,6 +77,16 @@ def test_pipeline_stores_estimates_and_rerun_replaces(prefect_server, tmp_path, 
     bn = rows[(rows.method == "bn_do") & (rows.estimand == "ate")].iloc[0]
     assert ab.ci_low <= bn.estimate <= ab.ci_high  # the network agrees with the randomised comparison
     assert json.loads(rows[rows.method == "bn_do"].iloc[0].adjustment_set) == list(summary.adjustment_set)
+
+    # Off-policy: the BTS policy's click rate from the random rows, every estimator stored with diagnostics.
+    ope = rows[rows.method.isin(["ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy"])]
+    assert sorted(ope.method) == sorted(["ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy"])
+    assert (ope.treatment_value == "bts").all() and (ope.ci_low <= ope.estimate).all() and (ope.estimate <= ope.ci_high).all()
+    ipw = json.loads(ope[ope.method == "ipw"].diagnostics.iloc[0])
+    assert ipw["support_ok"] is True and ipw["logged_policy"] == "random" and 0 < ipw["ess"] <= 1500
+    assert ipw["on_policy_value"] == pytest.approx(ctr["bts"])
+    verdict = json.loads(ab.diagnostics)["verdict"]
+    assert verdict.startswith("cannot tell the arms apart")
 
     runs = _query(db, "SELECT * FROM runs")
     assert runs.status.tolist() == ["completed"] and runs.data_hash.iloc[0]
