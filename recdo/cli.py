@@ -217,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    sub.add_parser(
+        "simulate",
+        help="write a simulated log with exact interventional truth (recdo simulate --help)",
+        add_help=False,
+    )
+
     eff = sub.add_parser("effects", help="print the stored interventions table")
     eff.add_argument("--db", default="recdo.duckdb")
     eff.add_argument("--run-id", default=None)
@@ -232,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from causal.learn import main as structure_main
 
         return structure_main(argv[1:])
+    if argv[:1] == ["simulate"]:
+        from causal.simulator import main as simulate_main
+
+        return simulate_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 
