@@ -71,8 +71,17 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
     if baseline not in values:
         raise ValueError(f"baseline {baseline!r} is not a value of {config.treatment!r}; values: {list(values)}")
 
-    structure = learn_structure(disc.data, disc.tiers, ((config.treatment, config.outcome),), config)
+    required: tuple[Edge, ...] = ((config.treatment, config.outcome),)
+    structure = learn_structure(disc.data, disc.tiers, required, config)
     adjust = adjustment_set(structure.edges, config.treatment, config.outcome)
+    # The outcome must condition on the adjustment set itself. Otherwise a mediator that proxies a
+    # confounder (the relevance score does: it reads the user's features) can stand in for it in the
+    # outcome's CPD, BIC drops confounder -> outcome, and the do-query under-adjusts (seen on a
+    # simulated log: P(click | do(popular)) 0.549 [0.537, 0.562] against a truth of 0.574).
+    missing = tuple((z, config.outcome) for z in adjust if (z, config.outcome) not in structure.edges)
+    if missing:
+        structure = learn_structure(disc.data, disc.tiers, required + missing, config)
+        adjust = adjustment_set(structure.edges, config.treatment, config.outcome)
     model = fit_network(disc.data, structure.edges, config, disc.state_names)
     point_do = np.array([do_query(model, config.treatment, v, config.outcome, POSITIVE) for v in values])
     arms = _Arms(disc)
