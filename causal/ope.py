@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
+from tqdm.auto import tqdm
 import pandas as pd
 from scipy import stats
 
@@ -573,6 +574,7 @@ def evaluate_policy(
     ci_level: float = 0.95,
     candidates: Sequence[float] = TUNING_CANDIDATES,
     logger_action_dist: np.ndarray | None = None,
+    progress: bool = False,
     allow_unsupported: bool = False,
 ) -> tuple[PolicyEstimate, ...]:
     """Every requested estimate of the target's value with a bootstrap interval and diagnostics.
@@ -635,7 +637,7 @@ def evaluate_policy(
     if model_based and model_refits:
         refit_rng = np.random.default_rng([seed, 1])
         draws = {m: np.empty(model_refits) for m in model_based}
-        for b in range(model_refits):
+        for b in tqdm(range(model_refits), desc="reward-model refits", disable=not progress, leave=False):
             idx = refit_rng.integers(0, n, size=n)
             sub = log.take(idx)
             sub_pi = pi if pi.ndim == 2 else pi[idx]

@@ -314,7 +314,10 @@ def evaluate_obd_target(
     alpha, _ = load_bts_prior(prior_path, campaign)
     log = bandit_log(logged, n_actions=len(alpha), outcome=outcome)
     pi = bts_action_dist(prior_path, campaign, log.n_actions, log.len_list, n_sim=n_sim)
-    found = list(evaluate_policy(log, pi, methods, reward_model, n_bootstrap, seed, model_refits=model_refits))
+    progress = config.progress if config is not None else False
+    found = list(
+        evaluate_policy(log, pi, methods, reward_model, n_bootstrap, seed, model_refits=model_refits, progress=progress)
+    )
     if with_bn:
         base = config if config is not None else CausalConfig(progress=False)
         cfg = replace(base, treatment=ITEM, outcome=outcome, baseline=None, n_bootstrap=n_bootstrap, seed=seed)
