@@ -4,7 +4,7 @@ from causal.config import CausalConfig
 from causal.discretize import Discretized, discretize, user_feature_columns
 from causal.effects import EffectReport, Estimate, estimate_effects
 from causal.fit import CountFitter, fit_network, state_names_of
-from causal.query import DoQueryMismatch, adjustment_set, check_agreement, do_query, mutilate
+from causal.query import DoQueryMismatch, adjustment_set, check_agreement, conditional_do_query, do_query, mutilate
 from causal.simulate import ConfoundedLog
 from causal.structure import LearnedStructure, learn_structure, tier_forbidden_edges
 
@@ -19,6 +19,7 @@ __all__ = [
     "LearnedStructure",
     "adjustment_set",
     "check_agreement",
+    "conditional_do_query",
     "discretize",
     "do_query",
     "estimate_effects",

@@ -49,6 +49,33 @@ def do_query(
     return check_agreement(causal, reference, f"P({outcome}={outcome_value!r} | do({treatment}={value!r}))")
 
 
+def conditional_do_query(
+    model: DiscreteBayesianNetwork,
+    treatment: str,
+    value: str,
+    outcome: str,
+    evidence: dict[str, str],
+    outcome_value: str = "1",
+) -> float:
+    """P(outcome=outcome_value | do(treatment=value), evidence), e.g. an effect within a user segment.
+
+    Answered by variable elimination on the mutilated network with the evidence observed. pgmpy's
+    CausalInference.query is not used here: with evidence outside its adjustment set it drops the
+    evidence from the outcome query and returns a wrong number (pgmpy issue 3543).
+    """
+    _check_query(model, treatment, value, outcome, outcome_value)
+    for node, observed in evidence.items():
+        _check_node(model, node, "evidence variable")
+        if node in (treatment, outcome):
+            raise ValueError(f"evidence on {node!r} is the query itself; pass evidence on other nodes")
+        states = list(model.get_cpds(node).state_names[node])
+        if observed not in states:
+            raise ValueError(f"evidence {node}={observed!r} is not a state of {node!r}; states: {states}")
+    mutilated = mutilate(model, treatment, value)
+    factor = VariableElimination(mutilated).query([outcome], evidence=dict(evidence), show_progress=False)
+    return float(factor.get_value(**{outcome: outcome_value}))
+
+
 def check_agreement(causal: float, reference: float, query: str) -> float:
     """`causal` when it is within TOLERANCE of `reference`; DoQueryMismatch otherwise."""
     if not abs(causal - reference) <= TOLERANCE:
