@@ -16,7 +16,7 @@ Protocol of obp's examples/obd/evaluate_off_policy_estimators.py (obp 0.5, run t
   Switch-DR and DRos tuned by SLOPE over (10, 50, 100, 500, 1000, 5000, 10000, inf);
 - relative error |estimate - truth| / truth per run; mean and std (ddof=1) over the runs.
 
-bn_do is recdo's Bayesian-network answer on the same resample (structure learned and CPDs fitted
+bn_policy is recdo's Bayesian-network answer on the same resample (structure learned and CPDs fitted
 on it), with the default CausalConfig.
 """
 
@@ -91,7 +91,7 @@ def _run(argv: list[str] | None) -> int:
     reward_model = LogisticRewardModel(C=100.0, max_iter=10_000)
     bn_config = CausalConfig(treatment="item_id", progress=False)
 
-    errors: dict[str, list[float]] = {m: [] for m in (*OPE_METHODS, *(() if args.no_bn else ("bn_do",)))}
+    errors: dict[str, list[float]] = {m: [] for m in (*OPE_METHODS, *(() if args.no_bn else ("bn_policy",)))}
     for b in range(args.runs):
         idx = np.random.RandomState(b).choice(np.arange(log.n_rounds), size=log.n_rounds, replace=True)
         boot = log.take(idx)
@@ -99,7 +99,7 @@ def _run(argv: list[str] | None) -> int:
         found = point_estimates(boot, action_dist, q, OPE_METHODS)
         if not args.no_bn:
             net = policy_network(random_rows.iloc[idx].reset_index(drop=True), bn_config, items=log.items)
-            found["bn_do"] = net.value(action_dist)[0]
+            found["bn_policy"] = net.value(action_dist)[0]
         for method, value in found.items():
             errors[method].append(abs(value - truth) / truth)
         if not args.json:

@@ -365,7 +365,7 @@ def require_propensities(log: BanditLog, method: str = "ipw") -> np.ndarray:
     if log.pscore is None:
         raise OPEError(
             f"estimator {method!r} needs the logging propensity of every row, and the log has no 'propensity' "
-            "column; log the probability with which the logger showed each item in its slot, or use 'dm' / 'bn_do'"
+            "column; log the probability with which the logger showed each item in its slot, or use 'dm' / 'bn_policy'"
         )
     p = log.pscore
     bad_nan = int(np.isnan(p).sum())
@@ -609,7 +609,7 @@ def evaluate_policy(
             f"estimators {weighted} need the target policy's support inside the logger's, but the target puts "
             f"{diag['share_of_target_mass_outside_support']:.1%} of its mass on (item, slot) pairs the logger never "
             f"showed ({', '.join(diag['unsupported_examples'])}); importance weights cannot see those and the "
-            "estimate would be biased towards 0: restrict the policy to logged items, or use 'dm' / 'bn_do', "
+            "estimate would be biased towards 0: restrict the policy to logged items, or use 'dm' / 'bn_policy', "
             "which extrapolate through a model (or pass allow_unsupported=True to get the biased numbers)"
         )
     model_based = [m for m in methods if m in MODEL_BASED]
@@ -703,7 +703,7 @@ def _tune(method: str, parts: _Parts, candidates: Sequence[float]) -> float | No
 def _check_methods(methods: Sequence[str], q: np.ndarray | None, allow_model: bool = False) -> None:
     unknown = [m for m in methods if m not in OPE_METHODS]
     if unknown:
-        raise OPEError(f"unknown estimators {unknown}; known: {list(OPE_METHODS)} (bn_do: causal.policy_value)")
+        raise OPEError(f"unknown estimators {unknown}; known: {list(OPE_METHODS)} (bn_policy: causal.policy_value)")
     if not allow_model and q is None and MODEL_BASED & set(methods):
         raise OPEError(f"estimators {sorted(MODEL_BASED & set(methods))} need reward predictions q; pass q")
 

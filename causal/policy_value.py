@@ -1,6 +1,6 @@
 """The network's answer to "what click rate would policy pi get?", OPE beside it, and the rows the flow stores.
 
-bn_do: V(pi) = sum over context u, item a and slot k of P(click=1 | do(item=a, position=k), u) pi(a, k | u) P(u),
+bn_policy: V(pi) = sum over context u, item a and slot k of P(click=1 | do(item=a, position=k), u) pi(a, k | u) P(u),
 from a Bayesian network over (user features, item_id, position, click) learned and fitted with the
 same machinery as `causal.effects` (tiers, BIC hill climb, BDeu CPDs, percentile bootstrap).
 """
@@ -218,7 +218,7 @@ def bn_policy_value(
     *,
     items: Sequence[str] | None = None,
 ) -> PolicyEstimate:
-    """The network's value of pi with a percentile bootstrap interval (method `bn_do`).
+    """The network's value of pi with a percentile bootstrap interval (method `bn_policy`).
 
     `df` holds the logged rows (canonical log), `action_dist` is (n_actions, len_list) or per row
     (len(df), n_actions, len_list) over the log's items (`items`, default as `bandit_log` numbers
@@ -237,7 +237,7 @@ def bn_policy_value(
         draws[b] = net.value(pi, np.bincount(rng.integers(0, n, size=n), minlength=n).astype(float))[0]
     lo, hi = np.quantile(draws, [(1 - config.ci_level) / 2, (1 + config.ci_level) / 2])
     return PolicyEstimate(
-        method="bn_do",
+        method="bn_policy",
         estimate=point,
         ci_low=float(lo),
         ci_high=float(hi),
@@ -300,7 +300,7 @@ def evaluate_obd_target(
     outcome: str = "click",
     with_bn: bool = True,
 ) -> tuple[Estimate, ...]:
-    """OPE and bn_do estimates of the prior-only Bernoulli-TS policy's click rate from the `logged_value` rows.
+    """OPE and bn_policy estimates of the prior-only Bernoulli-TS policy's click rate from the `logged_value` rows.
 
     When the frame also holds rows served by `target_value` (OBD logs both), their click rate is
     the on-policy truth: each row's diagnostics then carry it and the relative error against it.

@@ -26,7 +26,7 @@ def evaluate_target_policy(
     scored_path: str, prior_path: str, logged: str, target: str, config: causal.CausalConfig, refits: int
 ) -> tuple[causal.Estimate, ...]:
     """Off-policy estimates (and the network's answer) of the target policy's click rate from the logged rows."""
-    rows = evaluate_obd_target(
+    return evaluate_obd_target(
         pd.read_parquet(scored_path),
         logged_value=logged,
         prior_path=prior_path,
@@ -38,6 +38,3 @@ def evaluate_target_policy(
         policy_column=config.treatment,
         outcome=config.outcome,
     )
-    # The network's policy value answers another question than do(policy=target) on the pooled log,
-    # so it is stored under its own method name.
-    return tuple(replace(r, method="bn_policy") if r.method == "bn_do" else r for r in rows)

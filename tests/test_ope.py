@@ -342,7 +342,7 @@ def test_evaluate_obd_target_on_real_rows(obd_slice):
     found = evaluate_obd_target(
         obd_slice, "random", OBD / "bts_prior.yaml", "all", n_bootstrap=10, seed=0, n_sim=2000, model_refits=2
     )
-    assert [e.method for e in found] == [*OPE_METHODS, "bn_do"]
+    assert [e.method for e in found] == [*OPE_METHODS, "bn_policy"]
     truth = obd_slice.loc[obd_slice["policy"] == "bts", "click"].mean()
     for est in found:
         assert (est.treatment, est.treatment_value, est.estimand) == ("policy", "bts", "interventional_mean")

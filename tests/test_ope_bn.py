@@ -1,4 +1,4 @@
-"""The network's policy value (bn_do): known truth on a simulated log, the do() cross-check, real OBD rows."""
+"""The network's policy value (bn_policy): known truth on a simulated log, the do() cross-check, real OBD rows."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ def sim_log():
     return SIM.simulate(20_000, 11)
 
 
-def test_bn_do_recovers_a_known_policy_value(sim_log):
+def test_bn_policy_recovers_a_known_policy_value(sim_log):
     # A context-free target: the same item distribution for every segment (segment 0's).
     pi = SIM.target[0]  # (A, K)
     truth = SIM.value(np.broadcast_to(pi, SIM.target.shape))
     est = bn_policy_value(sim_log, pi, CONFIG)
-    assert est.method == "bn_do" and est.n_rows == 20_000
+    assert est.method == "bn_policy" and est.n_rows == 20_000
     assert est.ci_low <= est.estimate <= est.ci_high
     assert est.ci_low <= truth <= est.ci_high, (est, truth)
     assert abs(est.estimate - truth) < 0.01
@@ -39,7 +39,7 @@ def test_bn_do_recovers_a_known_policy_value(sim_log):
     assert truth - sim_log["click"].mean() > 0.05
 
 
-def test_bn_do_with_a_per_row_policy(sim_log):
+def test_bn_policy_with_a_per_row_policy(sim_log):
     pi = SIM.target_for(sim_log)  # (n, A, K): depends on the segment
     est = bn_policy_value(sim_log, pi, CONFIG)
     assert est.ci_low <= SIM.value() <= est.ci_high
@@ -58,7 +58,7 @@ def test_value_agrees_with_do_on_the_mutilated_network(sim_log):
         assert abs(expected - float(SIM.p_x @ SIM.q[:, int(item), slot])) < 0.02
 
 
-def test_bn_do_on_the_obd_random_log(obd_log):
+def test_bn_policy_on_the_obd_random_log(obd_log):
     random_rows = obd_log[obd_log["policy"] == "random"]
     pi = bts_action_dist(OBD / "bts_prior.yaml", "all", 80, 3, n_sim=5000)
     est = bn_policy_value(random_rows, pi, CausalConfig(n_bootstrap=10, progress=False))
