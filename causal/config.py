@@ -20,6 +20,13 @@ class CausalConfig:
     ci_level: float = 0.95
     seed: int = 0
     progress: bool = True
+    # Unobserved common causes the analyst knows of, as node pairs: ("strategy", "click") means a hidden
+    # variable drives both. Identification then looks for another back-door set or a front-door one.
+    latent_confounders: tuple[tuple[str, str], ...] = ()
+    direct_edge: bool = True  # keep treatment -> outcome in every structure (False: a front-door graph may drop it)
+    segment: str | None = "auto"  # CATE by this pre-treatment node; "auto": first user feature adjusted for
+    min_stratum_share: float = 0.01  # a stratum this large where a treatment value never occurs withholds it
+    refute: bool = True  # placebo, random common cause and random halves beside every ATE
 
     def __post_init__(self) -> None:
         for name in ("treatment", "outcome"):
@@ -48,8 +55,22 @@ class CausalConfig:
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
             raise ValueError(f"ci_level must lie strictly between 0 and 1; got {level!r}; use e.g. 0.95")
         _check_int("seed", self.seed, 0, "use a non-negative integer")
-        if not isinstance(self.progress, bool):
-            raise ValueError(f"progress must be True or False; got {self.progress!r}")
+        for name in ("progress", "direct_edge", "refute"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        pairs = tuple(tuple(pair) for pair in self.latent_confounders)
+        for pair in pairs:
+            if len(pair) != 2 or not all(isinstance(v, str) and v for v in pair) or pair[0] == pair[1]:
+                raise ValueError(
+                    f"latent_confounders holds {pair!r}; each entry is a pair of two different node names, "
+                    "e.g. ('strategy', 'click')"
+                )
+        object.__setattr__(self, "latent_confounders", pairs)
+        if self.segment is not None and (not isinstance(self.segment, str) or not self.segment):
+            raise ValueError(f"segment must be a node name, 'auto' or None; got {self.segment!r}")
+        share = self.min_stratum_share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
+            raise ValueError(f"min_stratum_share must be in [0, 1); got {share!r}; 0.01 withholds on strata of 1% of rows")
 
 
 def _check_int(name: str, value: object, minimum: int, fix: str) -> None:

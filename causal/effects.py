@@ -1,8 +1,15 @@
-"""Estimate interventional means and ATEs of a treatment: the network's do() beside naive and A/B baselines."""
+"""Estimate interventional means, ATEs and CATEs of a treatment: the network's do() beside naive and A/B baselines.
+
+The stages mirror the method: learn the structure (BIC hill climb under the tiers) → identify (back-door
+or front-door set, or a stated refusal) → fit the CPDs → query with the identification formula. The
+bootstrap repeats all of it, structure included, on every replicate, so the intervals carry the
+structural uncertainty; refutations and an overlap report go with the numbers.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Literal
@@ -13,14 +20,19 @@ from tqdm.auto import tqdm
 
 from causal.config import CausalConfig
 from causal.discretize import Discretized, discretize
-from causal.fit import CountFitter, fit_network
-from causal.query import adjustment_set, do_query
-from causal.structure import learn_structure
+from causal.fit import fit_network
+from causal.identify import Identification, causal_graph, identify, is_backdoor_set
+from causal.joint import CountNetwork, backdoor_means, encode_states, fit_counts, frontdoor_means, resample
+from causal.query import DoQueryMismatch, check_agreement, do_query
+from causal.refute import overlap_report, refute
+from causal.scores import EncodedData
+from causal.structure import search
 
 Edge = tuple[str, str]
-Estimand = Literal["interventional_mean", "ate"]
+Estimand = Literal["interventional_mean", "ate", "cate"]
 Method = Literal["bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy"]
 POSITIVE = "1"
+SHOWN_EDGE_FREQUENCY = 0.1  # bootstrap edges rarer than this (and not in the network) are not reported
 
 
 @dataclass(frozen=True)
@@ -33,103 +45,231 @@ class Estimate:
     outcome: str
     estimand: Estimand
     method: Method
-    estimate: float
+    estimate: float  # nan when `explanation` says why there is no number
     ci_low: float
     ci_high: float
     n_rows: int  # rows the estimate used: all rows for bn_do, the arm(s) compared otherwise
     adjustment_set: tuple[str, ...]
-    diagnostics: dict = field(default_factory=dict)  # JSON-safe: support, ESS, tuning, verdicts
+    diagnostics: dict = field(default_factory=dict)  # JSON-safe: support, ESS, refutations, overlap, verdicts
+    explanation: str | None = None  # why the row carries no number (not identifiable, no overlap)
+    segment: str | None = None  # "node=state" for CATE rows
 
 
 @dataclass(frozen=True)
 class EffectReport:
-    """Every estimate of one run with the structure it came from."""
+    """Every estimate of one (treatment, outcome) pair with the structure it came from."""
 
+    treatment: str
+    outcome: str
     estimates: tuple[Estimate, ...]
-    edges: tuple[Edge, ...]
-    edge_frequency: dict[Edge, float]  # share of bootstrap replicates holding the edge (v0: fixed structure)
+    edges: tuple[Edge, ...]  # the network learned on all rows
+    edge_frequency: dict[Edge, float]  # share of bootstrap replicates whose relearned structure held the edge
     adjustment_set: tuple[str, ...]
+    identification: Identification
+    overlap: dict
+    refutations: dict
     seconds: float
 
 
-def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
-    """Discretise, learn the structure once, fit, and answer do-queries with percentile bootstrap intervals.
+class _Engine:
+    """Learn → identify → fit → query for one (treatment, outcome) on encoded data; reused by every replicate."""
 
-    The structure is learned once on all rows and kept fixed; each bootstrap replicate resamples the
-    rows (as multiplicities from numpy's Generator seeded with `config.seed`), refits the CPDs and
-    asks the do-queries again; the naive means use the same replicates. Same seed, same numbers.
+    def __init__(self, disc: Discretized, config: CausalConfig, extra_required: tuple[Edge, ...] = ()) -> None:
+        self.config = config
+        self.t, self.y = config.treatment, config.outcome
+        self.tiers = disc.tiers
+        direct = ((self.t, self.y),) if config.direct_edge else ()
+        self.required = direct + tuple(extra_required)
+        self.nodes = disc.nodes
+        self.user_features = set(disc.user_features)
+
+    def learn(self, enc: EncodedData) -> tuple[tuple[Edge, ...], Identification]:
+        """Edges and identification; the outcome is made to depend on the adjustment set itself.
+
+        Otherwise a mediator that proxies a confounder (the relevance score reads the user's features)
+        can stand in for it in the outcome's CPD, BIC drops confounder -> outcome, and the query
+        under-adjusts (seen on a simulated log: P(click | do(popular)) 0.549 [0.537, 0.562], truth 0.574).
+        """
+        cfg = self.config
+        edges = search(enc, self.tiers, self.required, cfg.max_indegree)
+        ident = identify(edges, self.t, self.y, nodes=self.nodes, latent_confounders=cfg.latent_confounders)
+        if ident.strategy == "backdoor":
+            missing = tuple((z, self.y) for z in ident.adjustment_set if (z, self.y) not in edges)
+            into_y = {a for a, b in self.required if b == self.y} | {z for z, _ in missing}
+            if missing and (cfg.max_indegree is None or len(into_y) <= cfg.max_indegree):
+                edges = search(enc, self.tiers, self.required + missing, cfg.max_indegree)
+                ident = identify(edges, self.t, self.y, nodes=self.nodes, latent_confounders=cfg.latent_confounders)
+        return edges, ident
+
+    def means(self, net: CountNetwork, ident: Identification) -> np.ndarray:
+        """P(outcome=1 | do(treatment=v)) for every treatment value; nan when not identified."""
+        pos = net.state_index(self.y, POSITIVE)
+        if ident.strategy == "backdoor":
+            return backdoor_means(net, self.t, self.y, ident.adjustment_set, pos)
+        if ident.strategy == "frontdoor":
+            return frontdoor_means(net, self.t, self.y, ident.adjustment_set, pos)
+        return np.full(net.card(self.t), np.nan)
+
+    def segment_of(self, ident: Identification) -> str | None:
+        seg = self.config.segment
+        if seg == "auto":
+            users = [z for z in ident.adjustment_set if z in self.user_features] if ident.strategy == "backdoor" else []
+            return users[0] if users else None
+        return seg
+
+    def cate(self, net: CountNetwork, edges: tuple[Edge, ...], ident: Identification, segment: str) -> np.ndarray:
+        """(value, segment state) array of P(outcome=1 | do(treatment=v), segment=s); nan where not valid.
+
+        Valid when the adjustment set plus the segment still satisfies the back-door criterion (the
+        segment is pre-treatment, so conditioning on it opens no path through the treatment).
+        """
+        shape = (net.card(self.t), net.card(segment))
+        if ident.strategy != "backdoor":
+            return np.full(shape, np.nan)
+        graph = causal_graph(edges, self.nodes, self.config.latent_confounders)
+        z = tuple(sorted(set(ident.adjustment_set) | {segment}))
+        if not is_backdoor_set(graph, self.t, self.y, z):
+            return np.full(shape, np.nan)
+        return backdoor_means(net, self.t, self.y, z, net.state_index(self.y, POSITIVE), segment=segment)
+
+    def point(self, enc: EncodedData) -> np.ndarray:
+        """The interventional means on these rows, structure learned on them."""
+        edges, ident = self.learn(enc)
+        return self.means(fit_counts(enc, edges, self.config.equivalent_sample_size), ident)
+
+
+def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
+    """Discretise, learn, identify, fit and query; percentile bootstrap intervals over rows with the
+    structure relearned in every replicate; refutations and an overlap report beside the numbers.
+
+    Replicates resample rows with numpy's Generator seeded with `config.seed`: same seed, same numbers.
     """
     start = time.perf_counter()
     disc = discretize(df, config)
-    values = disc.state_names[config.treatment]
+    t, y = config.treatment, config.outcome
+    values = disc.state_names[t]
     if len(values) < 2:
         raise ValueError(
-            f"treatment {config.treatment!r} takes only the value(s) {list(values)}; "
+            f"treatment {t!r} takes only the value(s) {list(values)}; "
             "an effect needs logs served by at least two treatment values"
         )
     baseline = config.baseline if config.baseline is not None else values[0]
     if baseline not in values:
-        raise ValueError(f"baseline {baseline!r} is not a value of {config.treatment!r}; values: {list(values)}")
+        raise ValueError(f"baseline {baseline!r} is not a value of {t!r}; values: {list(values)}")
+    base = values.index(baseline)
 
-    required: tuple[Edge, ...] = ((config.treatment, config.outcome),)
-    structure = learn_structure(disc.data, disc.tiers, required, config)
-    adjust = adjustment_set(structure.edges, config.treatment, config.outcome)
-    # The outcome must condition on the adjustment set itself. Otherwise a mediator that proxies a
-    # confounder (the relevance score does: it reads the user's features) can stand in for it in the
-    # outcome's CPD, BIC drops confounder -> outcome, and the do-query under-adjusts (seen on a
-    # simulated log: P(click | do(popular)) 0.549 [0.537, 0.562] against a truth of 0.574).
-    missing = tuple((z, config.outcome) for z in adjust if (z, config.outcome) not in structure.edges)
-    if missing:
-        structure = learn_structure(disc.data, disc.tiers, required + missing, config)
-        adjust = adjustment_set(structure.edges, config.treatment, config.outcome)
-    model = fit_network(disc.data, structure.edges, config, disc.state_names)
-    point_do = np.array([do_query(model, config.treatment, v, config.outcome, POSITIVE) for v in values])
+    enc = encode_states(disc.data.loc[:, list(disc.nodes)], disc.state_names)
+    engine = _Engine(disc, config)
+    edges, ident = engine.learn(enc)
+    net = fit_counts(enc, edges, config.equivalent_sample_size)
+    point_do = engine.means(net, ident)
+    if ident.strategy == "backdoor" and not config.latent_confounders:
+        _cross_check(disc, edges, config, values, point_do)
+    segment = engine.segment_of(ident)
+    seg_states = disc.state_names[segment] if segment else ()
+    point_cate = engine.cate(net, edges, ident, segment) if segment else None
     arms = _Arms(disc)
     point_naive = arms.means(None)
 
-    fitter = CountFitter(disc.data, structure.edges, config, disc.state_names)
     rng = np.random.default_rng(config.seed)
-    n = len(disc.data)
-    boot_do = np.empty((config.n_bootstrap, len(values)))
+    n = enc.n_rows
+    boot_do = np.full((config.n_bootstrap, len(values)), np.nan)
     boot_naive = np.empty((config.n_bootstrap, len(values)))
-    for b in tqdm(
-        range(config.n_bootstrap), desc="bootstrap do-queries", disable=not config.progress, leave=False
-    ):
-        weights = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(float)
-        replicate = fitter.fit(weights)
-        boot_do[b] = [do_query(replicate, config.treatment, v, config.outcome, POSITIVE) for v in values]
-        boot_naive[b] = arms.means(weights)
+    boot_cate = np.full((config.n_bootstrap, len(values), len(seg_states)), np.nan)
+    edge_counts: Counter[Edge] = Counter()
+    same_set = 0
+    for b in tqdm(range(config.n_bootstrap), desc=f"bootstrap {t} → {y}", disable=not config.progress, leave=False):
+        rows = rng.integers(0, n, size=n)
+        replicate = resample(enc, rows)
+        edges_b, ident_b = engine.learn(replicate)
+        net_b = fit_counts(replicate, edges_b, config.equivalent_sample_size)
+        edge_counts.update(edges_b)
+        same_set += ident_b.strategy == ident.strategy and ident_b.adjustment_set == ident.adjustment_set
+        boot_do[b] = engine.means(net_b, ident_b)
+        if segment:
+            boot_cate[b] = engine.cate(net_b, edges_b, ident_b, segment)
+        boot_naive[b] = arms.means(np.bincount(rows, minlength=n).astype(float))
 
-    base = values.index(baseline)
+    adjusted = ident.adjustment_set if ident.strategy == "backdoor" else ()
+    overlap = overlap_report(disc.data, t, values, adjusted, config.min_stratum_share, outcome=y)
+    refutations = refute(disc, config, engine, enc, point_do, boot_do, base, values) if config.refute and ident.identified else {}
+
+    frequency = {e: c / config.n_bootstrap for e, c in edge_counts.items()}
+    edge_frequency = {e: frequency.get(e, 0.0) for e in edges}
+    edge_frequency.update({e: f for e, f in frequency.items() if f >= SHOWN_EDGE_FREQUENCY})
+    common = {
+        "identification": ident.strategy,
+        "identification_note": ident.explanation,
+        "adjustment_set_stability": round(same_set / config.n_bootstrap, 4),
+        "replicates_identified": int((~np.isnan(boot_do).any(axis=1)).sum()),
+    }
+
     estimates: list[Estimate] = []
 
-    def add(method: Method, estimand: Estimand, i: int, point: float, lo: float, hi: float, rows: int) -> None:
+    def add(method: Method, estimand: Estimand, i: int, point: float, lo: float, hi: float, rows: int, **extra) -> None:
         estimates.append(
             Estimate(
-                treatment=config.treatment,
+                treatment=t,
                 treatment_value=values[i],
-                baseline_value=baseline if estimand == "ate" else None,
-                outcome=config.outcome,
+                baseline_value=baseline if estimand != "interventional_mean" else None,
+                outcome=y,
                 estimand=estimand,
                 method=method,
                 estimate=float(point),
                 ci_low=float(lo),
                 ci_high=float(hi),
                 n_rows=int(rows),
-                adjustment_set=adjust if method == "bn_do" else (),
+                adjustment_set=ident.adjustment_set if method == "bn_do" else (),
+                **extra,
             )
         )
 
-    for method, point, boot in (("bn_do", point_do, boot_do), ("naive", point_naive, boot_naive)):
-        for i in range(len(values)):
-            lo, hi = _percentile(boot[:, i], config.ci_level)
-            add(method, "interventional_mean", i, point[i], lo, hi, n if method == "bn_do" else arms.n[i])
-        for i in range(len(values)):
-            if i == base:
+    # Why a bn_do number is withheld: the effect is not identifiable, or a treatment value has no overlap.
+    withheld = {v: ident.explanation for v in values} if not ident.identified else dict(overlap["no_overlap"])
+
+    def why(*vs: str) -> str | None:
+        reasons = [withheld[v] for v in dict.fromkeys(vs) if v in withheld]
+        return " ".join(reasons) if reasons else None
+
+    for i, v in enumerate(values):
+        reason = why(v)
+        lo, hi = _percentile(boot_do[:, i], config.ci_level)
+        diag = {**common, "overlap": overlap["values"].get(v, {})}
+        if reason:
+            add("bn_do", "interventional_mean", i, np.nan, np.nan, np.nan, n, diagnostics=diag, explanation=reason)
+        else:
+            add("bn_do", "interventional_mean", i, point_do[i], lo, hi, n, diagnostics=diag)
+    for i, v in enumerate(values):
+        if i == base:
+            continue
+        reason = why(v, baseline)
+        diag = {**common, "refutations": refutations.get(v, {})}
+        if refutations.get(v):
+            checks = [r for r in refutations[v].values() if isinstance(r, dict) and "passed" in r]
+            diag["refutations_passed"] = f"{sum(r['passed'] for r in checks)}/{len(checks)}"
+        if reason:
+            add("bn_do", "ate", i, np.nan, np.nan, np.nan, n, diagnostics=diag, explanation=reason)
+        else:
+            lo, hi = _percentile(boot_do[:, i] - boot_do[:, base], config.ci_level)
+            add("bn_do", "ate", i, point_do[i] - point_do[base], lo, hi, n, diagnostics=diag)
+    if segment and point_cate is not None:
+        seg_codes = disc.data[segment].to_numpy()
+        for i, v in enumerate(values):
+            if i == base or why(v, baseline):
                 continue
-            lo, hi = _percentile(boot[:, i] - boot[:, base], config.ci_level)
-            rows = n if method == "bn_do" else arms.n[i] + arms.n[base]
-            add(method, "ate", i, point[i] - point[base], lo, hi, rows)
+            for k, s in enumerate(seg_states):
+                lo, hi = _percentile(boot_cate[:, i, k] - boot_cate[:, base, k], config.ci_level)
+                rows = int((seg_codes == s).sum())
+                diag = {**common, "segment_share": round(rows / n, 4)}
+                add("bn_do", "cate", i, point_cate[i, k] - point_cate[base, k], lo, hi, rows, diagnostics=diag, segment=f"{segment}={s}")
+
+    for i in range(len(values)):
+        lo, hi = _percentile(boot_naive[:, i], config.ci_level)
+        add("naive", "interventional_mean", i, point_naive[i], lo, hi, arms.n[i])
+    for i in range(len(values)):
+        if i != base:
+            lo, hi = _percentile(boot_naive[:, i] - boot_naive[:, base], config.ci_level)
+            add("naive", "ate", i, point_naive[i] - point_naive[base], lo, hi, arms.n[i] + arms.n[base])
 
     z = NormalDist().inv_cdf(0.5 + config.ci_level / 2)
     p = point_naive
@@ -145,16 +285,32 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
         add("ab_diff", "ate", i, diff, diff - half, diff + half, arms.n[i] + arms.n[base])
 
     return EffectReport(
+        treatment=t,
+        outcome=y,
         estimates=tuple(estimates),
-        edges=structure.edges,
-        edge_frequency={edge: 1.0 for edge in structure.edges},
-        adjustment_set=adjust,
+        edges=edges,
+        edge_frequency=edge_frequency,
+        adjustment_set=ident.adjustment_set,
+        identification=ident,
+        overlap=overlap,
+        refutations=refutations,
         seconds=time.perf_counter() - start,
     )
 
 
+def _cross_check(disc: Discretized, edges, config: CausalConfig, values, point_do: np.ndarray) -> None:
+    """The numpy answer must equal pgmpy's do-query (itself checked against elimination on the mutilated network)."""
+    model = fit_network(disc.data.loc[:, list(disc.nodes)], edges, config, disc.state_names)
+    for v, mine in zip(values, point_do):
+        reference = do_query(model, config.treatment, v, config.outcome, POSITIVE)
+        try:
+            check_agreement(mine, reference, f"P({config.outcome}=1 | do({config.treatment}={v!r})) (numpy vs pgmpy)")
+        except DoQueryMismatch as exc:
+            raise DoQueryMismatch(f"recdo's back-door formula disagrees with pgmpy: {exc}") from None
+
+
 class _Arms:
-    """Per-treatment-value click rates for row weights (the naive, unadjusted means)."""
+    """Per-treatment-value outcome rates for row weights (the naive, unadjusted means)."""
 
     def __init__(self, disc: Discretized) -> None:
         values = list(disc.state_names[disc.treatment])

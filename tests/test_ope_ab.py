@@ -62,4 +62,4 @@ def test_ab_diff_rows_get_the_verdict(obd_slice):
     assert ate.diagnostics["verdict"].startswith("cannot tell the arms apart")
     assert ate.diagnostics["diff"] == pytest.approx(ate.estimate)
     json.dumps(ate.diagnostics)
-    assert all(e.diagnostics == {} for e in rows if e is not ate)
+    assert all("verdict" not in e.diagnostics for e in rows if e is not ate)  # only the A/B ATE gets one

@@ -1,0 +1,158 @@
+"""Checks that go with every effect: placebo treatment, random common cause, random halves, and overlap."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from causal.config import CausalConfig
+from causal.discretize import Discretized
+from causal.joint import encode_states, resample
+from causal.scores import EncodedData
+
+if TYPE_CHECKING:
+    from causal.effects import _Engine
+
+RANDOM_COMMON_CAUSE = "random_common_cause"
+THIN_STRATUM_ROWS = 5  # fewer rows of a treatment value than this in a stratum: flagged, not withheld
+
+
+def overlap_report(
+    data: pd.DataFrame, treatment: str, values, adjust, min_share: float, outcome: str = "outcome"
+) -> dict:
+    """Where each treatment value was never (or barely) served within the adjustment strata.
+
+    A value unseen in a stratum holding at least `min_share` of the rows has no overlap: the
+    network would answer for that stratum from its prior, so the value's numbers are withheld
+    (`no_overlap` maps it to the sentence stored instead). Smaller gaps are warnings.
+    """
+    adjust = list(adjust)
+    n = len(data)
+    report: dict = {"adjustment_set": adjust, "min_stratum_share": min_share, "values": {}, "no_overlap": {}}
+    if not adjust:
+        counts = data[treatment].value_counts()
+        for v in values:
+            report["values"][v] = {"strata": 1, "unseen_strata": int(counts.get(v, 0) == 0), "unseen_share": 0.0, "thin_strata": 0}
+        return report
+    table = pd.crosstab([data[c] for c in adjust], data[treatment]).reindex(columns=list(values), fill_value=0)
+    share = table.sum(axis=1) / n
+    for v in values:
+        unseen = table[v] == 0
+        thin = (table[v] > 0) & (table[v] < THIN_STRATUM_ROWS)
+        unseen_share = float(share[unseen].sum())
+        entry = {
+            "strata": int(len(table)),
+            "unseen_strata": int(unseen.sum()),
+            "unseen_share": round(unseen_share, 4),
+            "thin_strata": int(thin.sum()),
+        }
+        big = share[unseen & (share >= min_share)]
+        if len(big):
+            labels = [
+                ", ".join(f"{c}={s}" for c, s in zip(adjust, key if isinstance(key, tuple) else (key,)))
+                for key in big.index[:3]
+            ]
+            report["no_overlap"][v] = (
+                f"No overlap: {treatment}={v} was never served in {len(big)} stratum(s) of {adjust} holding "
+                f"{big.sum():.1%} of the rows ({'; '.join(labels)}), so P({outcome} | do({treatment}={v})) would "
+                f"come from the prior there, not from data. Ask about the strata where {v} was served, "
+                f"or log {v} for those users too."
+            )
+        elif unseen_share > 0:
+            entry["warning"] = (
+                f"{treatment}={v} unseen in strata holding {unseen_share:.2%} of rows (each under {min_share:.0%}); "
+                "that part of the estimate leans on the prior"
+            )
+        report["values"][v] = entry
+    return report
+
+
+def refute(
+    disc: Discretized,
+    config: CausalConfig,
+    engine: "_Engine",
+    enc: EncodedData,
+    point_do: np.ndarray,
+    boot_do: np.ndarray,
+    base: int,
+    values,
+) -> dict[str, dict]:
+    """Per non-baseline treatment value: placebo, random common cause and random halves, each with its rule."""
+    rng = np.random.default_rng([config.seed, 7])  # its own stream: refuting never moves the estimate's draws
+    level = config.ci_level
+    lo, hi = _interval(boot_do - boot_do[:, [base]], level)
+    t_row = enc.names.index(config.treatment)
+
+    # Placebo: the treatment permuted across rows keeps its distribution and loses every link to the outcome.
+    codes = enc.codes.copy()
+    codes[t_row] = rng.permutation(codes[t_row])
+    placebo = EncodedData(enc.names, codes, enc.cards, enc.states)
+    n = placebo.n_rows
+    n_placebo = config.n_bootstrap  # as many as the estimate: percentile tails need the draws
+    p_point = engine.point(placebo)
+    p_boot = np.array([engine.point(resample(placebo, rng.integers(0, n, size=n))) for _ in range(n_placebo)])
+    p_lo, p_hi = _interval(p_boot - p_boot[:, [base]], level)
+
+    # Random common cause: a coin flip made a parent of treatment and outcome; adjusting for it must not move the answer.
+    coin = np.where(rng.random(len(disc.data)) < 0.5, "1", "0").astype(object)
+    users = tuple(disc.user_features) + (RANDOM_COMMON_CAUSE,)
+    with_coin = replace(
+        disc,
+        data=disc.data.assign(**{RANDOM_COMMON_CAUSE: coin}),
+        tiers=(users,) + tuple(tier for tier in disc.tiers if not set(tier) <= set(disc.user_features)),
+        user_features=users,
+        state_names={**disc.state_names, RANDOM_COMMON_CAUSE: ("0", "1")},
+    )
+    coin_engine = type(engine)(
+        with_coin, config, extra_required=((RANDOM_COMMON_CAUSE, config.treatment), (RANDOM_COMMON_CAUSE, config.outcome))
+    )
+    coin_enc = encode_states(with_coin.data.loc[:, list(with_coin.nodes)], with_coin.state_names)
+    coin_point = coin_engine.point(coin_enc)
+
+    # Random halves: two disjoint halves should agree within the sampling noise of a half.
+    order = rng.permutation(n)
+    half_a = engine.point(resample(enc, np.sort(order[: n // 2])))
+    half_b = engine.point(resample(enc, np.sort(order[n // 2 :])))
+
+    out: dict[str, dict] = {}
+    for i, v in enumerate(values):
+        if i == base:
+            continue
+        width = hi[i] - lo[i]
+        coin_ate = coin_point[i] - coin_point[base]
+        a, b = half_a[i] - half_a[base], half_b[i] - half_b[base]
+        out[v] = {
+            "placebo": {
+                "estimate": _num(p_point[i] - p_point[base]),
+                "ci_low": _num(p_lo[i]),
+                "ci_high": _num(p_hi[i]),
+                "passed": bool(p_lo[i] <= 0 <= p_hi[i]),
+                "rule": "the ATE of a permuted treatment has an interval containing 0",
+            },
+            "random_common_cause": {
+                "estimate": _num(coin_ate),
+                "passed": bool(lo[i] <= coin_ate <= hi[i]),
+                "rule": "adding a random parent of treatment and outcome keeps the ATE inside its interval",
+            },
+            "random_halves": {
+                "estimates": [_num(a), _num(b)],
+                "passed": bool(abs(a - b) <= width),
+                "rule": "two random halves differ by no more than the full data's interval width "
+                "(about 1.96 standard errors of their difference)",
+            },
+        }
+    return out
+
+
+def _interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(all="ignore"):
+        lo = np.nanquantile(draws, (1 - level) / 2, axis=0)
+        hi = np.nanquantile(draws, (1 + level) / 2, axis=0)
+    return lo, hi
+
+
+def _num(x: float) -> float | None:
+    return None if not np.isfinite(x) else round(float(x), 6)
