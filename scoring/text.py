@@ -37,12 +37,7 @@ def row_texts(df: pd.DataFrame, exclude: Collection[str] = ()) -> list[str]:
     of strings replaced by "_". Ids, outcome, treatment, position, propensity and time never appear; `exclude`
     names further columns to leave out (e.g. an outcome that happens to be called `user_*`).
     """
-    user, item, pair = feature_columns(df, exclude)
-    user_part = _serialise(df, user)
-    if "item_text" in df.columns:
-        item_part = [_SPACE.sub(" ", _as_text(v)).strip() for v in df["item_text"].tolist()]
-    else:
-        item_part = _serialise(df, item + pair)
+    user_part, item_part = row_parts(df, exclude)
     return [f"{u} {SEP} {i}".strip() for u, i in zip(user_part, item_part)]
 
 
@@ -74,3 +69,59 @@ def _as_text(value: object) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
+
+
+def row_parts(df: pd.DataFrame, exclude: Collection[str] = ()) -> tuple[list[str], list[str]]:
+    """(user side, item side) of every row's text: what row_texts joins with [SEP]."""
+    user, item, pair = feature_columns(df, exclude)
+    user_part = _serialise(df, user)
+    if "item_text" in df.columns:
+        item_part = [_SPACE.sub(" ", _as_text(v)).strip() for v in df["item_text"].tolist()]
+    else:
+        item_part = _serialise(df, item + pair)
+    return user_part, item_part
+
+
+def with_history(
+    df: pd.DataFrame,
+    user_part: list[str],
+    item_part: list[str],
+    outcome: str,
+    n_items: int,
+    token_budget: int,
+    count_tokens,
+) -> list[str]:
+    """user_part followed by the user's earlier rows, newest first: `history: <item> clicked ; <item> skipped ; ...`.
+
+    Only rows with a strictly earlier `ts` count (never the row itself or anything logged with or after it); at most
+    n_items entries, and whole entries are dropped from the oldest end until the history fits token_budget tokens
+    (count_tokens(text) -> int, the backbone tokenizer's count).
+    """
+    if "user_id" not in df.columns or "ts" not in df.columns:
+        raise ValueError("history_items > 0 needs 'user_id' and 'ts' columns to know each user's earlier rows")
+    ts = pd.to_datetime(df["ts"], utc=True).to_numpy()
+    users = df["user_id"].astype(str).to_numpy()
+    y = pd.to_numeric(df[outcome], errors="coerce").fillna(0).to_numpy()
+    order = np.lexsort((np.arange(len(df)), ts, users))
+    token_cache: dict[str, int] = {}
+    out = list(user_part)
+    start = 0
+    for k in range(1, len(order) + 1):
+        if k < len(order) and users[order[k]] == users[order[start]]:
+            continue
+        rows = order[start:k]  # one user's rows in time order
+        for j, row in enumerate(rows):
+            entries, used = [], 0
+            for prev in rows[:j][::-1]:
+                if ts[prev] >= ts[row]:
+                    continue
+                entry = f"{item_part[prev]} {'clicked' if y[prev] >= 1 else 'skipped'}"
+                cost = token_cache.setdefault(entry, count_tokens(entry) + 1)  # + 1 for the ";" separator
+                if len(entries) >= n_items or used + cost > token_budget:
+                    break
+                entries.append(entry)
+                used += cost
+            if entries:
+                out[row] = f"{user_part[row]} history: {' ; '.join(entries)}".strip()
+        start = k
+    return out

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
+import os
+import random
+import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -15,12 +20,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from scoring.backbone import load_backbone
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+from scoring.backbone import backbone_fingerprint, is_decoder_only, load_backbone, resolve_backbone_dir
+from scoring.calibrate import fit_calibrator
 from scoring.config import ScorerConfig, resolve_precision
-from scoring.data import ScoringDataModule, canonical_order, encode, split_rows
-from scoring.metrics import auc
-from scoring.model import RelevanceNet, ScorerModule
-from scoring.text import row_texts
+from scoring.data import EpochBatches, RowsDataModule, canonical_order, encode, split_rows
+from scoring.embed import embed_texts
+from scoring.metrics import auc, ece, grouped_ndcg
+from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule
+from scoring.text import SEP, row_parts, with_history
 
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 SMALL_HIDDEN = 128  # backbones this narrow run on one CPU thread
@@ -38,9 +47,12 @@ class ScoreResult:
 
 
 def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_dir: Path) -> ScoreResult:
-    """Fit RelevanceNet on the train split of `df`, then predict every row; same inputs and seed, same scores.
+    """Fit the scorer on the train split of `df`, then predict every row; same inputs and seed, same scores.
 
-    Everything the run writes (the tiny backbone, Lightning's root dir) goes under work_dir.
+    Everything the run writes (the tiny backbone, embedding cache, checkpoints, Lightning's root dir) goes under
+    work_dir. A run that dies mid-training leaves its last checkpoint there; the next call with the same log and
+    config (e.g. Prefect retrying the task) resumes from it, batch for batch, instead of starting over.
+    The scores are calibrated probabilities (temperature or isotonic, fitted on the val split).
     """
     started = time.perf_counter()
     labels = _check_log(df, outcome)
@@ -55,36 +67,78 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
     # Train and predict in an order fixed by (seed, event_id): the same log stored in another row order (a parquet
     # rewrite, partitions concatenated differently) gives the same model and the same score for every event.
     order = canonical_order(df["event_id"], config.seed)  # position k of the run holds input row order[k]
-    all_texts = row_texts(df, exclude=(outcome,))
-    texts = [all_texts[i] for i in order]
-    backbone, tokenizer = load_backbone(config.backbone, work_dir / "backbones", texts, config.seed)
-    encoded = encode(tokenizer, texts, config.max_length)
-    data = ScoringDataModule(encoded, labels[order], is_val[order], config.batch_size, config.seed)
-
-    train_labels = labels[~is_val]
-    prior = float(np.clip(train_labels.mean(), 1e-4, 1 - 1e-4))
-    n_train_batches = -(-int((~is_val).sum()) // config.batch_size)
+    user_part, item_part = row_parts(df, exclude=(outcome,))
     precision = resolve_precision(config.accelerator)
+    y, val = labels[order], is_val[order]
+    prior = float(np.clip(labels[~is_val].mean(), 1e-4, 1 - 1e-4))
+    notes: list[str] = []
+    embed_stats: dict[str, float] = {}
 
-    # Intra-op threads only slow a 32-wide model down (measured on the 2-core box: a 8192x32 @ 32x32 matmul takes
-    # 0.34 ms on 1 thread, 3-12 ms on 2), and one thread also makes CPU scores independent of the core count.
-    threads = 1 if precision == "32-true" and int(backbone.config.hidden_size) <= SMALL_HIDDEN else None
-    with _deterministic_run(config.seed, quiet=not config.progress, threads=threads):
-        net = RelevanceNet(backbone, prior=prior)  # the head's init draws from the seeded global generator
-        net.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode: dropout would be off
+    # The backbone: its tokenizer is needed for the history budget, so it is loaded before the texts are final.
+    base_texts = [f"{u} {SEP} {i}".strip() for u, i in zip(user_part, item_part)]
+    vocab_texts = [base_texts[i] for i in order]
+    wants_lm = config.head == "yes_no"
+    backbone, tokenizer = load_backbone(config.backbone, work_dir / "backbones", vocab_texts, config.seed, causal_lm=wants_lm)
+    decoder = is_decoder_only(backbone.config)
+    pooling = config.pooling if config.pooling != "auto" else ("last" if decoder else "mean")
+    if wants_lm and not decoder:
+        raise ValueError(
+            f"head='yes_no' needs a decoder-only (causal LM) backbone; {config.backbone!r} is a "
+            f"{backbone.config.model_type} encoder; pass a GPT-2/Llama-style model directory or head='linear'"
+        )
+    if config.history_items:
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+        user_part = with_history(df, user_part, item_part, outcome, config.history_items, config.history_tokens, count)
+
+    with _deterministic_run(config.seed, quiet=not config.progress, threads=_threads(precision, backbone)):
+        if config.mode == "frozen":
+            key = backbone_fingerprint(config.backbone, resolve_backbone_dir(config.backbone, work_dir / "backbones", vocab_texts, config.seed))
+            cache = work_dir / "embeddings" / key if config.embed_cache else None
+            u = embed_texts(backbone, tokenizer, [user_part[i] for i in order], pooling=pooling, max_length=config.max_length, cache_dir=cache, progress=config.progress)
+            it = embed_texts(backbone, tokenizer, [item_part[i] for i in order], pooling=pooling, max_length=config.max_length, cache_dir=cache, progress=config.progress)
+            inputs = {"user_vec": torch.from_numpy(u.vectors), "item_vec": torch.from_numpy(it.vectors)}
+            embed_stats = {"texts_encoded": float(u.n_encoded + it.n_encoded), "texts_cached": float(u.n_cached + it.n_cached), "encode_seconds": u.seconds + it.seconds}
+            net: torch.nn.Module = EmbeddingHead(u.vectors.shape[1], prior=prior)
+        else:
+            texts = [f"{user_part[i]} {SEP} {item_part[i]}".strip() for i in order]
+            yes_no = None
+            if wants_lm:
+                texts = [f"{t} {YES_NO_PROMPT}" for t in texts]
+                yes_no = yes_no_ids(tokenizer)
+            encoded = encode(tokenizer, texts, config.max_length)
+            inputs = {"input_ids": encoded.input_ids, "attention_mask": encoded.attention_mask}
+            if config.mode == "lora":
+                backbone = apply_lora(backbone, config.lora_r)
+            net = RelevanceNet(backbone, prior=prior, pooling=pooling, head=config.head, yes_no_ids=yes_no)
+            net.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode: dropout would be off
+        data = RowsDataModule(inputs, y, val, config.batch_size, config.seed)
         # No pos_weight: on the 20k OBD rows (4 seeds, 1 and 3 epochs) pos_weight=n_neg/n_pos left AUC unchanged
-        # (val 0.572 vs 0.570, train 0.689 vs 0.694) while it inflates every P(click) by the weight's odds, and the
-        # scores are read downstream as probabilities. The base-rate bias init is what mattered (train AUC 0.53
-        # without it after 3 epochs, 0.75 with it).
+        # while it inflates every P(click) by the weight's odds; the base-rate bias init is what mattered.
         module = ScorerModule(net, learning_rate=config.learning_rate)
+        ckpt_dir = work_dir / "checkpoints" / _run_key(config, vocab_texts, y, val)
+        resume = ResumeState(data.train)
+        callbacks: list[L.Callback] = [resume]
+        fault = os.environ.get(FAULT_ENV)
+        if fault:
+            callbacks.append(FailOnceAfter(int(fault), ckpt_dir / "fault-injected"))
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=config.checkpoint_every_n_steps, save_top_k=0, save_last=True, enable_version_counter=False))
+        both_classes = np.unique(y[val]).size == 2
+        best = None
+        if both_classes:  # early stopping and best weights need a defined val AUC
+            best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_auc", mode="max", save_top_k=1, save_weights_only=True, enable_version_counter=False)
+            callbacks += [EarlyStopping("val_auc", mode="max", patience=config.patience, check_finite=False), best]
+        n_train_batches = len(data.train)
         trainer = L.Trainer(
             accelerator=config.accelerator,
-            devices=1,
+            devices=config.devices,
+            strategy=config.strategy,
             precision=precision,
             max_epochs=config.max_epochs,
             deterministic=True,
             logger=False,
-            enable_checkpointing=False,
+            callbacks=callbacks,
             enable_progress_bar=config.progress,
             enable_model_summary=config.progress,
             default_root_dir=work_dir,
@@ -92,25 +146,171 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
             limit_val_batches=None if data.n_val else 0,
             log_every_n_steps=max(1, min(50, n_train_batches)),
         )
+        last = ckpt_dir / "last.ckpt"
         fit_started = time.perf_counter()
-        trainer.fit(module, datamodule=data)
+        trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.is_file() else None)
         fit_seconds = time.perf_counter() - fit_started
+        if best is not None and best.best_model_path and Path(best.best_model_path).is_file():
+            state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+            module.load_state_dict(state)
         predict_started = time.perf_counter()
         logits = np.empty(len(df), dtype=np.float64)
         logits[order] = torch.cat(trainer.predict(module, datamodule=data)).double().numpy()  # back to input order
         predict_seconds = time.perf_counter() - predict_started
 
-    # float64 sigmoid, clipped so that no score is exactly 0 or 1 (downstream takes logs and bins).
-    scores = np.clip(1.0 / (1.0 + np.exp(-logits)), 1e-12, 1.0 - 1e-12)
-    metrics, notes = _metrics(labels, scores, is_val, config, fit_seconds, predict_seconds)
+    calibrator = fit_calibrator(logits[order][val], y[val], config.calibration)  # canonical order: same fit for any row order
+    if config.calibration != "none" and not calibrator.fitted:
+        notes.append(f"calibration {config.calibration!r} was not fitted: the val split needs both outcome classes; scores are the plain sigmoid")
+    scores = calibrator(logits)
+    raw = np.clip(1.0 / (1.0 + np.exp(-logits)), 1e-12, 1.0 - 1e-12)
+    metrics, metric_notes = _metrics(labels, scores, is_val, config, fit_seconds, predict_seconds)
+    metrics.update(
+        ece_val=ece(labels[is_val], scores[is_val]) if is_val.any() else float("nan"),
+        ece_val_uncalibrated=ece(labels[is_val], raw[is_val]) if is_val.any() else float("nan"),
+        calibration_temperature=calibrator.temperature,
+        resumed_from_step=float(resume.resumed_from_step),
+        global_steps=float(trainer.global_step),
+        epochs_run=float(trainer.current_epoch),
+        samples_per_s=module.samples_seen / module.train_seconds if module.train_seconds > 0 else float("nan"),
+        tokens_per_s=module.tokens_seen / module.train_seconds if module.train_seconds > 0 and module.tokens_seen else float("nan"),
+        bf16=float(precision.startswith("bf16")),
+        **embed_stats,
+    )
+    if "user_id" in df.columns:
+        metrics["ndcg@10_val"] = grouped_ndcg(df["user_id"].to_numpy()[is_val], labels[is_val], scores[is_val], k=10)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: a later run with the same inputs starts clean
     metrics["seconds"] = time.perf_counter() - started
     return ScoreResult(
         scores=scores,
         split=np.where(is_val, "val", "train"),
         metrics=metrics,
         backbone=config.backbone,
-        notes=notes,
+        notes=tuple(notes) + metric_notes,
     )
+
+
+YES_NO_PROMPT = "Will the user like this item? Answer:"
+FAULT_ENV = "RECDO_SCORER_FAIL_AFTER_STEPS"  # test hook: fail once, after this many optimizer steps
+
+
+def yes_no_ids(tokenizer) -> tuple[int, int]:
+    """Token ids of " Yes" and " No" (their last piece, as the answer's first token), or an error naming the fix."""
+    ids = []
+    for word in ("Yes", "No"):
+        found = None
+        for form in (f" {word}", word):
+            pieces = tokenizer(form, add_special_tokens=False)["input_ids"]
+            if pieces and pieces[-1] != tokenizer.unk_token_id:
+                found = int(pieces[-1])
+                break
+        if found is None:
+            raise ValueError(f"head='yes_no' needs a {word!r} token in the backbone's vocabulary, found none; use head='linear'")
+        ids.append(found)
+    return ids[0], ids[1]
+
+
+def apply_lora(backbone, r: int):
+    """Wrap every linear layer of the transformer body in rank-r LoRA adapters (peft); the base weights freeze."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ImportError("mode='lora' needs peft: pip install 'recdo[lora]' (peft 0.21)") from exc
+    config = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules="all-linear", bias="none")
+    return get_peft_model(backbone, config)
+
+
+def _threads(precision: str, backbone) -> int | None:
+    # Intra-op threads only slow a 32-wide model down (measured on the 2-core box: a 8192x32 @ 32x32 matmul takes
+    # 0.34 ms on 1 thread, 3-12 ms on 2), and one thread also makes CPU scores independent of the core count.
+    return 1 if precision == "32-true" and int(backbone.config.hidden_size) <= SMALL_HIDDEN else None
+
+
+def _run_key(config: ScorerConfig, texts: list[str], labels: np.ndarray, is_val: np.ndarray) -> str:
+    """Checkpoints belong to one (config, data): a resumed run must be the same training run."""
+    from dataclasses import asdict
+
+    digest = hashlib.sha256(json.dumps({k: v for k, v in asdict(config).items() if k != "progress"}, sort_keys=True).encode())
+    for text in texts:
+        digest.update(text.encode())
+        digest.update(b"\x1f")
+    digest.update(np.ascontiguousarray(labels, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(is_val, dtype=bool).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class ResumeState(L.Callback):
+    """Saves the data position and the RNG states in each checkpoint and restores both on resume.
+
+    With them a run resumed mid-epoch trains on the same remaining batches with the same dropout masks as a run
+    that never stopped, so its scores are identical.
+    """
+
+    def __init__(self, loader: EpochBatches) -> None:
+        self.loader = loader
+        self.done = 0
+        self.resumed_from_step = 0
+        self._rng: dict | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.done = 0  # not called when Lightning resumes mid-epoch, so a restored count survives
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx: int) -> None:
+        self.done = batch_idx + 1
+
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.loader.epoch,
+            "done": self.done,
+            # plain tensors, ints and lists only: Lightning reads checkpoints with torch.load(weights_only=True)
+            "torch": torch.get_rng_state(),
+            "numpy": _numpy_state_out(np.random.get_state()),
+            "python": _python_state_out(random.getstate()),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.done = int(state["done"])
+        self.loader.resume_at(int(state["epoch"]), self.done)
+        self._rng = state
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.resumed_from_step = int(trainer.global_step)
+        if self._rng is not None:
+            torch.set_rng_state(self._rng["torch"])
+            np.random.set_state(_numpy_state_in(self._rng["numpy"]))
+            random.setstate(_python_state_in(self._rng["python"]))
+            self._rng = None
+
+
+def _numpy_state_out(state: tuple) -> dict:
+    kind, keys, pos, has_gauss, cached = state
+    return {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _numpy_state_in(d: dict) -> tuple:
+    return ("MT19937", d["keys"].numpy().astype(np.uint32), d["pos"], d["has_gauss"], d["cached"])
+
+
+def _python_state_out(state: tuple) -> dict:
+    version, internal, gauss = state
+    return {"version": int(version), "internal": list(internal), "gauss": gauss}
+
+
+def _python_state_in(d: dict) -> tuple:
+    return (d["version"], tuple(d["internal"]), d["gauss"])
+
+
+class FailOnceAfter(L.Callback):
+    """Fault injection for tests: raise once when `steps` optimizer steps are done (after their checkpoint)."""
+
+    def __init__(self, steps: int, marker: Path) -> None:
+        self.steps = steps
+        self.marker = marker
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx: int) -> None:
+        if trainer.global_step >= self.steps and not self.marker.exists():
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            self.marker.touch()
+            raise RuntimeError(f"injected fault after {trainer.global_step} steps ({FAULT_ENV}={self.steps})")
 
 
 def _check_log(df: pd.DataFrame, outcome: str) -> np.ndarray:
@@ -155,7 +355,6 @@ def _metrics(
         "n_val_pos": float(labels[is_val].sum()),
         "fit_seconds": fit_seconds,
         "predict_seconds": predict_seconds,
-        "samples_per_s": n_train * config.max_epochs / fit_seconds if fit_seconds > 0 else float("nan"),
     }
     notes = []
     for side, mask in (("val", is_val), ("train", ~is_val)):
