@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.recdo-installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test clean browser serve
 
 setup: $(STAMP)
 
@@ -21,8 +21,20 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(VENV)/bin/recdo run --data data/obd-sample --db recdo.duckdb
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 clean:
 	rm -rf .recdo recdo.duckdb recdo.duckdb.wal
+
+# Operations (issue 6). The report test opens the page in headless Chromium (Debian packages chromium,
+# chromium-driver): installed here when missing and apt-get is available (CI runs as root).
+browser:
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || \
+	  { command -v apt-get > /dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null; } || \
+	  echo "chromium/chromedriver missing and not installable here: the report's browser test will be skipped"
+
+# A local Prefect server (UI on :4200), the recdo-local process pool, the three deployments, a worker.
+serve: setup
+	scripts/serve.sh

@@ -1,0 +1,53 @@
+"""Task runners chosen at run time: threads on this machine, or a Dask cluster (an existing one or a local one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
+
+from prefect import Task
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+RunnerKind = Literal["thread", "dask"]
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Which engine runs the fanned-out tasks and how wide; `address` is a running Dask scheduler (tcp://host:8786)."""
+
+    kind: RunnerKind = "thread"
+    address: str | None = None
+    max_workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("thread", "dask"):
+            raise ValueError(f"task runner {self.kind!r} is not known; use 'thread' or 'dask'")
+        if self.max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {self.max_workers}; pass a positive concurrency")
+        if self.address and self.kind != "dask":
+            raise ValueError(f"a Dask address ({self.address}) was given with task runner {self.kind!r}; pass task_runner='dask'")
+
+
+def make_runner(config: RunnerConfig) -> TaskRunner:
+    """A fresh, unstarted task runner for `config`."""
+    if config.kind == "thread":
+        return ThreadPoolTaskRunner(max_workers=config.max_workers)
+    from prefect_dask import DaskTaskRunner
+
+    if config.address:
+        return DaskTaskRunner(address=config.address)
+    # Threads in this process: the workers share the flow's files, settings and result storage, and
+    # start in a second instead of re-importing torch in new processes. No dashboard port is bound.
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"processes": False, "n_workers": 1, "threads_per_worker": config.max_workers, "dashboard_address": None},
+    )
+
+
+def run_all(task: Task, calls: Sequence[dict[str, Any]], config: RunnerConfig) -> list[Any]:
+    """Run `task` once per parameter dict on the configured runner, at most max_workers at a time; results in order."""
+    if not calls:
+        return []
+    with make_runner(config) as runner:
+        futures = [runner.submit(task, parameters=dict(call)) for call in calls]
+        return [f.result() for f in futures]

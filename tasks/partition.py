@@ -1,0 +1,26 @@
+"""Task: keep one date partition of the canonical log, so a run (event-driven or backfill) covers one day."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from recdo import partitions
+from tasks.refs import LogRef
+
+
+@task(name="select partition", cache_policy=NO_CACHE)
+def select_partition(log: LogRef, partition: str) -> LogRef:
+    """The partition's rows, parked beside the full log; data_hash stays the source's (the partition is in the run id)."""
+    frame = pd.read_parquet(log.path)
+    part = partitions.select(frame, partition)
+    out = Path(log.path).with_name(f"{Path(log.path).stem}-{partition}.parquet")
+    tmp = out.with_suffix(".tmp")
+    part.to_parquet(tmp, index=False)
+    tmp.replace(out)
+    note = f"partition {partition}: {len(part)} of {len(frame)} rows"
+    return replace(log, path=str(out), n_rows=len(part), notes="; ".join(n for n in (log.notes, note) if n))
