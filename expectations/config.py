@@ -24,6 +24,9 @@ class GateConfig:
 
     outcomes: tuple[str, ...] = ("click",)
     treatment: str | None = None
+    # More treatments of one run (strategy, position, reason_shown): each must be present and non-null.
+    # Unlike `treatment`, these may be canonical columns with rules of their own (position).
+    treatments: tuple[str, ...] = ()
     max_rejected_share: float = 0.01
 
     def __post_init__(self) -> None:
@@ -56,6 +59,13 @@ class GateConfig:
                     f"treatment {self.treatment!r} is already an outcome or a canonical column; "
                     f"name the column that holds the policy or strategy, e.g. 'policy'"
                 )
+        object.__setattr__(self, "treatments", tuple(self.treatments))
+        for name in self.treatments:
+            if not isinstance(name, str) or not name or name in self.outcomes:
+                raise ValueError(
+                    f"treatments must be column names that are not outcomes, got {name!r}; "
+                    f"outcomes are {list(self.outcomes)}"
+                )
         share = self.max_rejected_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or math.isnan(share):
             raise ValueError(f"max_rejected_share must be a number in [0, 1), got {share!r}")
@@ -69,4 +79,5 @@ class GateConfig:
     def required_columns(self) -> tuple[str, ...]:
         """Columns the log must have, in the order the gate reports them."""
         extra = (self.treatment,) if self.treatment is not None else ()
-        return KEY_COLUMNS + self.outcomes + extra
+        more = tuple(t for t in self.treatments if t not in extra and t not in KEY_COLUMNS)
+        return KEY_COLUMNS + self.outcomes + extra + more

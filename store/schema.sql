@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS bn_edges (
     run_id       VARCHAR,
     source_node  VARCHAR,
     target_node  VARCHAR,
-    frequency    DOUBLE         -- share of bootstrap replicates whose structure held the edge
+    frequency    DOUBLE,        -- share of bootstrap replicates whose relearned structure held the edge
+    treatment    VARCHAR,       -- the (treatment, outcome) pair whose network this is
+    outcome      VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS interventions (
@@ -74,3 +76,25 @@ CREATE TABLE IF NOT EXISTS interventions (
 
 -- Databases made before the diagnostics column existed get it on their next write.
 ALTER TABLE interventions ADD COLUMN IF NOT EXISTS diagnostics JSON;
+ALTER TABLE bn_edges ADD COLUMN IF NOT EXISTS treatment VARCHAR;
+ALTER TABLE bn_edges ADD COLUMN IF NOT EXISTS outcome VARCHAR;
+-- Why an estimate carries no number (not identifiable, no overlap); NULL when it has one.
+ALTER TABLE interventions ADD COLUMN IF NOT EXISTS explanation VARCHAR;
+-- "node=state" of a CATE row (estimand 'cate'); NULL for population estimands.
+ALTER TABLE interventions ADD COLUMN IF NOT EXISTS segment VARCHAR;
+-- Whether the edge is in the network learned on all rows (other rows: edges bootstrap replicates found).
+ALTER TABLE bn_edges ADD COLUMN IF NOT EXISTS in_network BOOLEAN;
+
+-- Operations (issue 6): files `recdo watch` / `recdo ingest` announced, one row per (content, partition),
+-- so the same bytes never start a second run. data_hash is the id the run of that file carries (runs.data_hash).
+CREATE TABLE IF NOT EXISTS ingested_files (
+    sha256       VARCHAR,       -- of the file's bytes alone: a renamed copy is the same content
+    "partition"  VARCHAR,
+    path         VARCHAR,
+    data_hash    VARCHAR,
+    size_bytes   BIGINT,
+    n_rows       BIGINT,
+    event_id     VARCHAR,       -- the recdo.data.arrived event emitted for it
+    emitted_at   TIMESTAMPTZ,
+    PRIMARY KEY (sha256, "partition")
+);

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 from prefect import task
@@ -20,7 +22,8 @@ def load_log(data: str, source: str, campaign: str, column_map: dict[str, str], 
         loaded = sources.load_table(data, column_map=column_map)
     out = Path(work_dir) / "logs" / f"{loaded.data_hash[:16]}.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    # A name of its own per thread: a backfill loads the same log for several partitions at once.
+    tmp = out.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
     loaded.frame.to_parquet(tmp, index=False)
     tmp.replace(out)  # write-then-rename: a killed run never leaves a half-written log behind
     return LogRef(path=str(out), n_rows=len(loaded.frame), data_hash=loaded.data_hash, source=loaded.source, notes=loaded.notes)

@@ -79,15 +79,25 @@ def interventions_frame(estimates: tuple[causal.Estimate, ...], source: str, par
 
 @task(name="store effects", **_io)
 def store_effects(
-    db: str, run_id: str, report: causal.EffectReport, source: str, partition: str, extra: tuple[causal.Estimate, ...] = ()
+    db: str,
+    run_id: str,
+    reports: tuple[causal.EffectReport, ...],
+    source: str,
+    partition: str,
+    extra: tuple[causal.Estimate, ...] = (),
 ) -> int:
+    """Every pair's network (edges with bootstrap frequencies) and estimates, replacing the run's rows."""
     edges = pd.DataFrame(
-        [(u, v, float(report.edge_frequency.get((u, v), 1.0))) for u, v in report.edges],
-        columns=["source_node", "target_node", "frequency"],
+        [
+            (r.treatment, r.outcome, u, v, float(freq), (u, v) in r.edges)
+            for r in reports
+            for (u, v), freq in sorted(r.edge_frequency.items())
+        ],
+        columns=["treatment", "outcome", "source_node", "target_node", "frequency", "in_network"],
     )
     with store.connect(db) as con:
         store.replace_rows(con, "bn_edges", edges, run_id)
-        rows = interventions_frame(report.estimates + tuple(extra), source, partition)
+        rows = interventions_frame(tuple(e for r in reports for e in r.estimates) + tuple(extra), source, partition)
         return store.replace_rows(con, "interventions", rows, run_id)
 
 

@@ -19,5 +19,19 @@ def test_run_id_depends_on_data_and_results_not_on_where_they_go():
 def test_bad_parameters_are_refused():
     with pytest.raises(ValidationError, match="less than 1"):
         PipelineParams(max_rejected_share=1.5)
-    with pytest.raises(ValidationError, match="pick two different columns"):
-        PipelineParams(treatment="click", outcome="click")
+    with pytest.raises(ValidationError, match=r"\['click'\] named as treatment and as outcome; pick two different columns"):
+        PipelineParams(treatments=["click"], outcomes=["click"])
+    with pytest.raises(ValidationError, match=r"baselines name \['policy'\], which are not treatments \['strategy'\]"):
+        PipelineParams(treatments=["strategy"])
+    with pytest.raises(ValidationError, match="name a column twice"):
+        PipelineParams(outcomes=["click", "click"])
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        PipelineParams(treatments=[])
+
+
+def test_every_treatment_meets_every_outcome():
+    params = PipelineParams(treatments=["strategy", "reason_shown"], outcomes=["click", "returned"], baselines={})
+    assert params.pairs() == [
+        ("strategy", "click"), ("strategy", "returned"), ("reason_shown", "click"), ("reason_shown", "returned")
+    ]
+    assert params.outcome == "click"  # the scorer learns the first outcome

@@ -55,6 +55,7 @@ def _break_rows(log: pd.DataFrame, share: float, seed: int = 0) -> tuple[pd.Data
 INTERVENTION_COLUMNS = [
     "run_id", "source", "partition", "treatment", "treatment_value", "baseline_value", "outcome",
     "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows", "adjustment_set", "created_at", "diagnostics",
+    "explanation", "segment",
 ]
 
 
@@ -145,3 +146,32 @@ def test_missing_required_column_fails_before_training(prefect_server, tmp_path,
     db = tmp_path / "r.duckdb"
     assert _query(db, "SELECT count(*) n FROM scores").n[0] == 0
     assert "user_id" in _query(db, "SELECT message FROM runs").message[0]
+
+
+def test_a_simulation_folder_runs_every_treatment_against_every_outcome(prefect_server, tmp_path, capsys):
+    from causal.simulator import SimulatorConfig, simulate, write
+    from recdo.cli import main
+
+    write(simulate(SimulatorConfig(users=120, impressions=4000, seed=1)), tmp_path / "sim")
+    db = tmp_path / "sim.duckdb"
+    argv = ["run", "--data", str(tmp_path / "sim"), "--db", str(db), "--work-dir", str(tmp_path / "work")]
+    assert main(argv + ["--bootstrap", "20", "--retry-delay", "0", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    for treatment, outcome in (("strategy", "click"), ("strategy", "returned"), ("reason_shown", "click"), ("reason_shown", "returned")):
+        assert f"what {treatment} does to {outcome}" in out
+
+    rows = _query(db, "SELECT * FROM interventions WHERE method = 'bn_do'")
+    pairs = set(zip(rows.treatment, rows.outcome))
+    assert pairs == {("strategy", "click"), ("strategy", "returned"), ("reason_shown", "click"), ("reason_shown", "returned")}
+    ates = rows[rows.estimand == "ate"]
+    assert set(ates[ates.treatment == "strategy"].baseline_value) == {"random"}
+    assert set(ates[ates.treatment == "reason_shown"].baseline_value) == {"0"}
+    assert (ates.diagnostics.map(lambda d: set(json.loads(d)["refutations"])) == {"placebo", "random_common_cause", "random_halves"}).all()
+    assert set(rows[rows.estimand == "cate"].segment) >= {"user_activity=low", "user_activity=high"}
+    edges = _query(db, "SELECT DISTINCT treatment, outcome FROM bn_edges")
+    assert len(edges) == 4
+
+    assert main(["effects", "--db", str(db)]) == 0
+    table = capsys.readouterr().out
+    assert "refutations 3/3" in table or "refutations 2/3" in table
+    assert "user_activity" in table  # the adjustment set is shown
