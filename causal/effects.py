@@ -192,7 +192,7 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
 
     adjusted = ident.adjustment_set if ident.strategy == "backdoor" else ()
     overlap = overlap_report(disc.data, t, values, adjusted, config.min_stratum_share, outcome=y)
-    refutations = refute(disc, config, engine, enc, point_do, boot_do, base, values) if config.refute and ident.identified else {}
+    refutations = refute(disc, config, engine, enc, boot_do, base, values) if config.refute and ident.identified else {}
 
     frequency = {e: c / config.n_bootstrap for e, c in edge_counts.items()}
     edge_frequency = {e: frequency.get(e, 0.0) for e in edges}

@@ -75,7 +75,6 @@ def refute(
     config: CausalConfig,
     engine: "_Engine",
     enc: EncodedData,
-    point_do: np.ndarray,
     boot_do: np.ndarray,
     base: int,
     values,

@@ -43,7 +43,6 @@ def _short_set(names: Sequence[str]) -> str:
 def print_summary(summary) -> None:
     """The table a person reads at the end of a run: every estimate with its interval."""
     from rich.console import Console
-    from rich.table import Table
 
     # Wide enough for one line per estimate even when stdout is a pipe (CI logs, `make demo | tee`).
     console = Console(width=max(Console().width, 140))

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
 from transformers import PreTrainedTokenizerBase
 
 
@@ -82,35 +81,6 @@ def split_rows(event_ids: pd.Series, labels: np.ndarray, seed: int, val_fraction
         order = np.lexsort((event_ids.iloc[rows].astype(str).to_numpy(), u[rows]))
         is_val[rows[order[:n_val]]] = True
     return is_val
-
-
-class ScoringDataModule(L.LightningDataModule):
-    """Train/val loaders over the split, and a predict loader over every row in input order."""
-
-    def __init__(self, encoded: Encoded, labels: np.ndarray, is_val: np.ndarray, batch_size: int, seed: int) -> None:
-        super().__init__()
-        self.batch_size = batch_size
-        self.seed = seed
-        y = torch.as_tensor(np.asarray(labels, dtype=np.float32))  # (N,)
-        self._all = TensorDataset(encoded.input_ids, encoded.attention_mask, y)
-        val = torch.as_tensor(np.asarray(is_val, dtype=bool))
-        self._train = TensorDataset(encoded.input_ids[~val], encoded.attention_mask[~val], y[~val])
-        self._val = TensorDataset(encoded.input_ids[val], encoded.attention_mask[val], y[val])
-
-    @property
-    def n_val(self) -> int:
-        return len(self._val)
-
-    def train_dataloader(self) -> DataLoader:
-        # An explicit generator fixes the shuffle order from the seed alone, whatever ran before.
-        generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self._train, batch_size=self.batch_size, shuffle=True, generator=generator, num_workers=0)
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self._val, batch_size=self.batch_size, shuffle=False, num_workers=0)
-
-    def predict_dataloader(self) -> DataLoader:
-        return DataLoader(self._all, batch_size=self.batch_size, shuffle=False, num_workers=0)
 
 
 class EpochBatches:

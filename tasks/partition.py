@@ -23,4 +23,10 @@ def select_partition(log: LogRef, partition: str) -> LogRef:
     part.to_parquet(tmp, index=False)
     tmp.replace(out)
     note = f"partition {partition}: {len(part)} of {len(frame)} rows"
+    undated = int((partitions.partition_of(frame) == "unknown").sum())
+    if undated:  # no day of theirs is ever run: say so rather than lose them quietly
+        note += (
+            f"; {undated} rows have no parseable ts and so no partition: a run without a partition "
+            "quarantines them with their rule"
+        )
     return replace(log, path=str(out), n_rows=len(part), notes="; ".join(n for n in (log.notes, note) if n))
