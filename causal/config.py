@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+# Independent random streams: numpy Generators seeded with [seed, stream(, chunk)]. The tags are distinct
+# and nonzero because numpy's SeedSequence ignores trailing zeros ([s, 7, 0] seeds like [s, 7]): a chunk
+# number placed right after the seed would replay another stream (chunk 7 = the refutations').
+BOOTSTRAP_STREAM = 1  # the estimate's replicates, one stream per chunk
+PLACEBO_STREAM = 2  # the placebo's replicates, one stream per chunk
+REFUTE_STREAM = 7  # the placebo's permutation, the random common cause and the random halves
+
 
 @dataclass(frozen=True)
 class CausalConfig:
@@ -13,6 +22,9 @@ class CausalConfig:
     outcome: str = "click"
     baseline: str | None = None  # None: the first treatment value in sorted order
     n_bootstrap: int = 200
+    # Replicates per independently seeded chunk: the unit a task runner fans out. The intervals depend on
+    # (seed, n_bootstrap, bootstrap_chunk), never on how many workers ran the chunks or in what order.
+    bootstrap_chunk: int = 25
     n_bins: int = 4  # quantile bins for numeric nodes (score, numeric user features)
     max_levels: int = 6  # categorical nodes keep the max_levels-1 most frequent values + "other"
     max_indegree: int | None = 3
@@ -44,6 +56,9 @@ class CausalConfig:
                 f"pass str({self.baseline!r})"
             )
         _check_int("n_bootstrap", self.n_bootstrap, 2, "use at least 2 replicates (200 for reported intervals)")
+        _check_int(
+            "bootstrap_chunk", self.bootstrap_chunk, 1, "replicates per seeded chunk; 25 keeps a chunk a few seconds of work"
+        )
         _check_int("n_bins", self.n_bins, 2, "use at least 2 quantile bins")
         _check_int("max_levels", self.max_levels, 2, "keep at least 2 levels (one value + 'other')")
         if self.max_indegree is not None:
@@ -71,6 +86,24 @@ class CausalConfig:
         share = self.min_stratum_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
             raise ValueError(f"min_stratum_share must be in [0, 1); got {share!r}; 0.01 withholds on strata of 1% of rows")
+
+    @property
+    def n_chunks(self) -> int:
+        """How many bootstrap chunks make the n_bootstrap replicates (the last may be smaller)."""
+        return -(-self.n_bootstrap // self.bootstrap_chunk)
+
+    def chunk_replicates(self, chunk: int) -> range:
+        """The replicate numbers chunk `chunk` computes."""
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or not 0 <= chunk < self.n_chunks:
+            raise ValueError(
+                f"bootstrap chunk {chunk!r} does not exist: n_bootstrap={self.n_bootstrap} in chunks of "
+                f"{self.bootstrap_chunk} makes chunks 0..{self.n_chunks - 1}; pass one of those"
+            )
+        return range(chunk * self.bootstrap_chunk, min(self.n_bootstrap, (chunk + 1) * self.bootstrap_chunk))
+
+    def rng(self, stream: int, *key: int) -> np.random.Generator:
+        """The Generator of one random stream (and chunk) of this config's seed."""
+        return np.random.default_rng([self.seed, stream, *key])
 
 
 def _check_int(name: str, value: object, minimum: int, fix: str) -> None:

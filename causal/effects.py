@@ -4,12 +4,17 @@ The stages mirror the method: learn the structure (BIC hill climb under the tier
 or front-door set, or a stated refusal) → fit the CPDs → query with the identification formula. The
 bootstrap repeats all of it, structure included, on every replicate, so the intervals carry the
 structural uncertainty; refutations and an overlap report go with the numbers.
+
+Three pure steps, so a task runner can spread one network's bootstrap over workers: `prepare_effects`
+(everything on all rows) → `bootstrap_chunk(prepared, c)` for each independently seeded chunk →
+`combine_effects`. `estimate_effects` runs them in order in this process.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Literal
@@ -18,13 +23,13 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from causal.config import CausalConfig
+from causal.config import BOOTSTRAP_STREAM, CausalConfig
 from causal.discretize import Discretized, discretize
 from causal.fit import fit_network
 from causal.identify import Identification, causal_graph, identify, is_backdoor_set
 from causal.joint import CountNetwork, backdoor_means, encode_states, fit_counts, frontdoor_means, resample
 from causal.query import DoQueryMismatch, check_agreement, do_query
-from causal.refute import overlap_report, refute
+from causal.refute import RefutationPoints, overlap_report, placebo_replicates, refutation_points, refute
 from causal.scores import EncodedData
 from causal.structure import search
 
@@ -68,7 +73,7 @@ class EffectReport:
     identification: Identification
     overlap: dict
     refutations: dict
-    seconds: float
+    seconds: float  # compute time of preparation, chunks and combining, summed (wall time when run in order)
 
 
 class _Engine:
@@ -138,12 +143,75 @@ class _Engine:
         return self.means(fit_counts(enc, edges, self.config.equivalent_sample_size), ident)
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedEffects:
+    """One (treatment, outcome) pair discretised, learned, identified and answered on all rows.
+
+    All a bootstrap chunk and the combining step need, as integer codes and small arrays (no DataFrame,
+    no fitted model): picklable, so the chunks can run on other workers.
+    """
+
+    config: CausalConfig
+    values: tuple[str, ...]  # the treatment's values, sorted
+    baseline: str
+    enc: EncodedData  # every row, the network's nodes as integer codes
+    engine: _Engine
+    arms: _Arms
+    edges: tuple[Edge, ...]
+    identification: Identification
+    point_do: np.ndarray  # (values,)
+    point_naive: np.ndarray  # (values,)
+    segment: str | None  # the CATE's segment node
+    segment_rows: tuple[int, ...]  # rows in each state of the segment
+    point_cate: np.ndarray | None  # (values, segment states)
+    overlap: dict
+    refutation: RefutationPoints | None  # None when refutations are off or the effect is not identified
+    seconds: float
+
+    @property
+    def base(self) -> int:
+        return self.values.index(self.baseline)
+
+    @property
+    def segment_states(self) -> tuple[str, ...]:
+        return tuple(self.enc.states[self.enc.index(self.segment)]) if self.segment else ()
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapChunk:
+    """The replicates of one bootstrap chunk (`config.chunk_replicates(chunk)`), one row per replicate."""
+
+    chunk: int
+    do: np.ndarray  # (replicates, values); nan where a replicate's structure did not identify the effect
+    naive: np.ndarray  # (replicates, values)
+    cate: np.ndarray  # (replicates, values, segment states)
+    edge_counts: dict[Edge, int]  # replicates whose relearned structure held the edge
+    same_set: int  # replicates identifying with the full data's strategy and adjustment set
+    placebo: np.ndarray | None  # (replicates, values) placebo means; None when there is no placebo
+    seconds: float
+
+
 def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
     """Discretise, learn, identify, fit and query; percentile bootstrap intervals over rows with the
     structure relearned in every replicate; refutations and an overlap report beside the numbers.
 
-    Replicates resample rows with numpy's Generator seeded with `config.seed`: same seed, same numbers.
+    The replicates run here one chunk after another; a task runner may run `bootstrap_chunk` on
+    workers instead and get the same report: chunk c draws from its own Generator seeded with
+    (config.seed, stream, c), so the numbers depend on (seed, n_bootstrap, bootstrap_chunk) only.
     """
+    prepared = prepare_effects(df, config)
+    chunks = []
+    with tqdm(
+        total=config.n_bootstrap, desc=f"bootstrap {config.treatment} → {config.outcome}", disable=not config.progress, leave=False
+    ) as bar:
+        for c in range(config.n_chunks):
+            chunks.append(bootstrap_chunk(prepared, c))
+            bar.update(len(chunks[-1].do))
+    return combine_effects(prepared, chunks)
+
+
+def prepare_effects(df: pd.DataFrame, config: CausalConfig) -> PreparedEffects:
+    """Everything on all rows: discretise, learn, identify, the point estimates, overlap and the refutations' points."""
     start = time.perf_counter()
     disc = discretize(df, config)
     t, y = config.treatment, config.outcome
@@ -156,7 +224,6 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
     baseline = config.baseline if config.baseline is not None else values[0]
     if baseline not in values:
         raise ValueError(f"baseline {baseline!r} is not a value of {t!r}; values: {list(values)}")
-    base = values.index(baseline)
 
     enc = encode_states(disc.data.loc[:, list(disc.nodes)], disc.state_names)
     engine = _Engine(disc, config)
@@ -166,19 +233,48 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
     if ident.strategy == "backdoor" and not config.latent_confounders:
         _cross_check(disc, edges, config, values, point_do)
     segment = engine.segment_of(ident)
-    seg_states = disc.state_names[segment] if segment else ()
-    point_cate = engine.cate(net, edges, ident, segment) if segment else None
+    seg_codes = disc.data[segment].to_numpy() if segment else None
+    segment_rows = tuple(int((seg_codes == s).sum()) for s in disc.state_names[segment]) if segment else ()
+    adjusted = ident.adjustment_set if ident.strategy == "backdoor" else ()
     arms = _Arms(disc)
-    point_naive = arms.means(None)
+    refuting = config.refute and ident.identified
+    return PreparedEffects(
+        config=config,
+        values=tuple(values),
+        baseline=baseline,
+        enc=enc,
+        engine=engine,
+        arms=arms,
+        edges=edges,
+        identification=ident,
+        point_do=point_do,
+        point_naive=arms.means(None),
+        segment=segment,
+        segment_rows=segment_rows,
+        point_cate=engine.cate(net, edges, ident, segment) if segment else None,
+        overlap=overlap_report(disc.data, t, values, adjusted, config.min_stratum_share, outcome=y),
+        refutation=refutation_points(disc, config, engine, enc) if refuting else None,
+        seconds=time.perf_counter() - start,
+    )
 
-    rng = np.random.default_rng(config.seed)
-    n = enc.n_rows
-    boot_do = np.full((config.n_bootstrap, len(values)), np.nan)
-    boot_naive = np.empty((config.n_bootstrap, len(values)))
-    boot_cate = np.full((config.n_bootstrap, len(values), len(seg_states)), np.nan)
+
+def bootstrap_chunk(prepared: PreparedEffects, chunk: int) -> BootstrapChunk:
+    """Replicates `config.chunk_replicates(chunk)`: resample the rows, relearn, refit and requery in each.
+
+    Chunk c draws from its own Generator, seeded (seed, BOOTSTRAP_STREAM, c), so a chunk gives the same
+    arrays wherever and whenever it runs.
+    """
+    start = time.perf_counter()
+    config, enc, engine, ident = prepared.config, prepared.enc, prepared.engine, prepared.identification
+    replicates = len(config.chunk_replicates(chunk))
+    rng = config.rng(BOOTSTRAP_STREAM, chunk)
+    n, k, segment = enc.n_rows, len(prepared.values), prepared.segment
+    boot_do = np.full((replicates, k), np.nan)
+    boot_naive = np.empty((replicates, k))
+    boot_cate = np.full((replicates, k, len(prepared.segment_states)), np.nan)
     edge_counts: Counter[Edge] = Counter()
     same_set = 0
-    for b in tqdm(range(config.n_bootstrap), desc=f"bootstrap {t} → {y}", disable=not config.progress, leave=False):
+    for b in range(replicates):
         rows = rng.integers(0, n, size=n)
         replicate = resample(enc, rows)
         edges_b, ident_b = engine.learn(replicate)
@@ -188,11 +284,51 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
         boot_do[b] = engine.means(net_b, ident_b)
         if segment:
             boot_cate[b] = engine.cate(net_b, edges_b, ident_b, segment)
-        boot_naive[b] = arms.means(np.bincount(rows, minlength=n).astype(float))
+        boot_naive[b] = prepared.arms.means(np.bincount(rows, minlength=n).astype(float))
+    placebo = None
+    if prepared.refutation is not None:
+        placebo = placebo_replicates(prepared.refutation, engine, enc, config, chunk)
+    return BootstrapChunk(
+        chunk=chunk,
+        do=boot_do,
+        naive=boot_naive,
+        cate=boot_cate,
+        edge_counts=dict(edge_counts),
+        same_set=int(same_set),
+        placebo=placebo,
+        seconds=time.perf_counter() - start,
+    )
 
-    adjusted = ident.adjustment_set if ident.strategy == "backdoor" else ()
-    overlap = overlap_report(disc.data, t, values, adjusted, config.min_stratum_share, outcome=y)
-    refutations = refute(disc, config, engine, enc, boot_do, base, values) if config.refute and ident.identified else {}
+
+def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk]) -> EffectReport:
+    """The report from the prepared pair and every one of its bootstrap chunks, in any order."""
+    start = time.perf_counter()
+    config = prepared.config
+    chunks = sorted(chunks, key=lambda c: c.chunk)  # the replicates' order, whatever order the chunks finished in
+    got = [c.chunk for c in chunks]
+    if got != list(range(config.n_chunks)):
+        raise ValueError(
+            f"combining {config.treatment} → {config.outcome} needs each of the bootstrap chunks 0..{config.n_chunks - 1} "
+            f"exactly once; got chunks {got}; pass bootstrap_chunk(prepared, c) for every c in range(config.n_chunks)"
+        )
+    t, y = config.treatment, config.outcome
+    values, baseline, base = prepared.values, prepared.baseline, prepared.base
+    edges, ident, overlap = prepared.edges, prepared.identification, prepared.overlap
+    point_do, point_naive, point_cate = prepared.point_do, prepared.point_naive, prepared.point_cate
+    segment, seg_states, arms = prepared.segment, prepared.segment_states, prepared.arms
+    n = prepared.enc.n_rows
+    boot_do = np.concatenate([c.do for c in chunks])
+    boot_naive = np.concatenate([c.naive for c in chunks])
+    boot_cate = np.concatenate([c.cate for c in chunks])
+    edge_counts: Counter[Edge] = Counter()
+    for c in chunks:
+        edge_counts.update(c.edge_counts)
+    same_set = sum(c.same_set for c in chunks)
+
+    refutations: dict = {}
+    if prepared.refutation is not None:
+        placebo = np.concatenate([c.placebo for c in chunks])
+        refutations = refute(prepared.refutation, boot_do, placebo, base, values, config.ci_level)
 
     frequency = {e: c / config.n_bootstrap for e, c in edge_counts.items()}
     edge_frequency = {e: frequency.get(e, 0.0) for e in edges}
@@ -253,13 +389,12 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
             lo, hi = _percentile(boot_do[:, i] - boot_do[:, base], config.ci_level)
             add("bn_do", "ate", i, point_do[i] - point_do[base], lo, hi, n, diagnostics=diag)
     if segment and point_cate is not None:
-        seg_codes = disc.data[segment].to_numpy()
         for i, v in enumerate(values):
             if i == base or why(v, baseline):
                 continue
             for k, s in enumerate(seg_states):
                 lo, hi = _percentile(boot_cate[:, i, k] - boot_cate[:, base, k], config.ci_level)
-                rows = int((seg_codes == s).sum())
+                rows = prepared.segment_rows[k]
                 diag = {**common, "segment_share": round(rows / n, 4)}
                 add("bn_do", "cate", i, point_cate[i, k] - point_cate[base, k], lo, hi, rows, diagnostics=diag, segment=f"{segment}={s}")
 
@@ -294,7 +429,7 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
         identification=ident,
         overlap=overlap,
         refutations=refutations,
-        seconds=time.perf_counter() - start,
+        seconds=prepared.seconds + sum(c.seconds for c in chunks) + time.perf_counter() - start,
     )
 
 

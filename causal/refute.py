@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from causal.config import CausalConfig
+from causal.config import PLACEBO_STREAM, REFUTE_STREAM, CausalConfig
 from causal.discretize import Discretized
 from causal.joint import encode_states, resample
 from causal.scores import EncodedData
@@ -70,30 +70,34 @@ def overlap_report(
     return report
 
 
-def refute(
-    disc: Discretized,
-    config: CausalConfig,
-    engine: "_Engine",
-    enc: EncodedData,
-    boot_do: np.ndarray,
-    base: int,
-    values,
-) -> dict[str, dict]:
-    """Per non-baseline treatment value: placebo, random common cause and random halves, each with its rule."""
-    rng = np.random.default_rng([config.seed, 7])  # its own stream: refuting never moves the estimate's draws
-    level = config.ci_level
-    lo, hi = _interval(boot_do - boot_do[:, [base]], level)
+@dataclass(frozen=True, eq=False)
+class RefutationPoints:
+    """What the refutations take from all rows, drawn once: the placebo's permuted treatment and the point answers."""
+
+    placebo_treatment: np.ndarray  # (n_rows,) the treatment's codes permuted across rows
+    placebo: np.ndarray  # (values,) interventional means with the permuted treatment
+    common_cause: np.ndarray  # (values,) with a random coin made parent of treatment and outcome
+    half_a: np.ndarray  # (values,) on one random half of the rows
+    half_b: np.ndarray  # (values,) on the other half
+
+    def placebo_data(self, enc: EncodedData, treatment: str) -> EncodedData:
+        """All rows with the treatment permuted (rebuilt on use, so this value carries one column, not a copy of the log)."""
+        return _with_codes(enc, treatment, self.placebo_treatment)
+
+
+def _with_codes(enc: EncodedData, column: str, codes: np.ndarray) -> EncodedData:
+    replaced = enc.codes.copy()
+    replaced[enc.names.index(column)] = codes
+    return EncodedData(enc.names, replaced, enc.cards, enc.states)
+
+
+def refutation_points(disc: Discretized, config: CausalConfig, engine: "_Engine", enc: EncodedData) -> RefutationPoints:
+    """Placebo permutation, random common cause and random halves on all rows, from the refutations' own stream."""
+    rng = config.rng(REFUTE_STREAM)  # its own stream: refuting never moves the estimate's draws
     t_row = enc.names.index(config.treatment)
 
     # Placebo: the treatment permuted across rows keeps its distribution and loses every link to the outcome.
-    codes = enc.codes.copy()
-    codes[t_row] = rng.permutation(codes[t_row])
-    placebo = EncodedData(enc.names, codes, enc.cards, enc.states)
-    n = placebo.n_rows
-    n_placebo = config.n_bootstrap  # as many as the estimate: percentile tails need the draws
-    p_point = engine.point(placebo)
-    p_boot = np.array([engine.point(resample(placebo, rng.integers(0, n, size=n))) for _ in range(n_placebo)])
-    p_lo, p_hi = _interval(p_boot - p_boot[:, [base]], level)
+    permuted = rng.permutation(enc.codes[t_row])
 
     # Random common cause: a coin flip made a parent of treatment and outcome; adjusting for it must not move the answer.
     coin = np.where(rng.random(len(disc.data)) < 0.5, "1", "0").astype(object)
@@ -109,12 +113,40 @@ def refute(
         with_coin, config, extra_required=((RANDOM_COMMON_CAUSE, config.treatment), (RANDOM_COMMON_CAUSE, config.outcome))
     )
     coin_enc = encode_states(with_coin.data.loc[:, list(with_coin.nodes)], with_coin.state_names)
-    coin_point = coin_engine.point(coin_enc)
 
     # Random halves: two disjoint halves should agree within the sampling noise of a half.
+    n = enc.n_rows
     order = rng.permutation(n)
-    half_a = engine.point(resample(enc, np.sort(order[: n // 2])))
-    half_b = engine.point(resample(enc, np.sort(order[n // 2 :])))
+    return RefutationPoints(
+        placebo_treatment=permuted,
+        placebo=engine.point(_with_codes(enc, config.treatment, permuted)),
+        common_cause=coin_engine.point(coin_enc),
+        half_a=engine.point(resample(enc, np.sort(order[: n // 2]))),
+        half_b=engine.point(resample(enc, np.sort(order[n // 2 :]))),
+    )
+
+
+def placebo_replicates(
+    points: RefutationPoints, engine: "_Engine", enc: EncodedData, config: CausalConfig, chunk: int
+) -> np.ndarray:
+    """(replicates, values) placebo means of one bootstrap chunk, seeded per chunk like the estimate's replicates.
+
+    As many replicates as the estimate has: the percentile tails need the draws.
+    """
+    rng = config.rng(PLACEBO_STREAM, chunk)
+    placebo = points.placebo_data(enc, config.treatment)
+    n = enc.n_rows
+    draws = [engine.point(resample(placebo, rng.integers(0, n, size=n))) for _ in config.chunk_replicates(chunk)]
+    return np.array(draws)
+
+
+def refute(
+    points: RefutationPoints, boot_do: np.ndarray, placebo_boot: np.ndarray, base: int, values, level: float
+) -> dict[str, dict]:
+    """Per non-baseline treatment value: placebo, random common cause and random halves, each with its rule."""
+    lo, hi = _interval(boot_do - boot_do[:, [base]], level)
+    p_lo, p_hi = _interval(placebo_boot - placebo_boot[:, [base]], level)
+    p_point, coin_point, half_a, half_b = points.placebo, points.common_cause, points.half_a, points.half_b
 
     out: dict[str, dict] = {}
     for i, v in enumerate(values):

@@ -38,6 +38,7 @@ class PipelineParams(BaseModel):
     devices: int = Field(1, ge=1, description="Lightning devices for the scorer (GPUs); more than 1 needs a multi-device strategy.")
     strategy: str = Field("auto", description="Lightning strategy for the scorer, passed through as is (e.g. ddp for several GPUs).")
     n_bootstrap: int = Field(200, ge=2, description="Bootstrap replicates for the intervals.")
+    bootstrap_chunk: int = Field(25, ge=1, description="Replicates per independently seeded chunk, the unit the task runner fans out; the intervals depend on it (and on seed and n_bootstrap), not on the runner.")
     equivalent_sample_size: float = Field(
         1.0,
         gt=0.0,
@@ -58,9 +59,9 @@ class PipelineParams(BaseModel):
     # operations (issue 6)
     partition: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Only this date partition (YYYY-MM-DD) of the log: its `partition` column, else the UTC date of `ts`; null: every row. Event-driven runs and backfills set it.")
     refresh: bool = Field(False, description="Recompute the cached stages (scorer training; structure learning and effect estimation) even when their input files and parameters are unchanged.")
-    task_runner: Literal["thread", "dask"] = Field("thread", description="Where the per-(treatment, outcome) estimate tasks run: threads in the flow's process, or a Dask cluster.")
+    task_runner: Literal["thread", "dask"] = Field("thread", description="Where the estimate tasks (per (treatment, outcome): the network, each bootstrap chunk, the combination) run: threads in the flow's process, or a Dask cluster.")
     dask_address: str | None = Field(None, description="Scheduler address of a running Dask cluster for task_runner=dask, e.g. tcp://10.0.0.5:8786; null starts a local one.")
-    max_workers: int = Field(2, ge=1, description="How many estimate tasks run at once (threads here, or threads of the local Dask cluster).")
+    max_workers: int = Field(2, ge=1, description="How many estimate tasks (networks, bootstrap chunks) run at once (threads here, or threads of the local Dask cluster).")
 
     @model_validator(mode="after")
     def _check_treatments_and_outcomes(self) -> "PipelineParams":

@@ -13,9 +13,9 @@ import causal
 import expectations
 import scoring
 from flows.params import PipelineParams
-from flows.runners import RunnerConfig, run_all
-from tasks.causal import estimate_effects, evaluate_target_policy
-from tasks.cache import EFFECTS_CACHE, SCORER_CACHE, cached
+from flows.runners import RunnerConfig, make_runner
+from tasks.causal import bootstrap_chunk, combine_effects, evaluate_target_policy, prepare_effects
+from tasks.cache import CHUNK_CACHE, EFFECTS_CACHE, SCORER_CACHE, cached
 from tasks.ingest import load_log
 from tasks.partition import select_partition
 from tasks.report import publish_report
@@ -64,6 +64,7 @@ def _configs(
             outcome=outcome,
             baseline=params.baselines.get(treatment),
             n_bootstrap=params.n_bootstrap,
+            bootstrap_chunk=params.bootstrap_chunk,
             equivalent_sample_size=params.equivalent_sample_size,
             seed=params.seed,
             progress=params.progress,
@@ -94,6 +95,36 @@ def _publish(summary: RunSummary) -> None:
     )
 
 
+def _estimate_effects(
+    scored_path: str, configs: tuple[causal.CausalConfig, ...], runner_config: RunnerConfig, work_dir: str, refresh: bool
+) -> tuple[causal.EffectReport, ...]:
+    """Every pair's network, its bootstrap chunks and their combination, all submitted to one task runner.
+
+    The chunks of every pair are separate tasks, so a Dask cluster spreads one network's bootstrap over
+    its workers; the futures go from task to task, so a pair's prepared data never passes through the flow.
+    Chunks are seeded by their number and combined in order: any runner gives the same estimates.
+    """
+    prepare = cached(prepare_effects, EFFECTS_CACHE, work_dir, refresh)
+    chunk = cached(bootstrap_chunk, CHUNK_CACHE, work_dir, refresh)
+    with make_runner(runner_config) as runner:
+        prepared = [runner.submit(prepare, parameters=dict(scored_path=scored_path, config=cfg)) for cfg in configs]
+        chunks = [
+            [
+                runner.submit(chunk, parameters=dict(scored_path=scored_path, config=cfg, prepared=p, chunk=c))
+                for c in range(cfg.n_chunks)
+            ]
+            for cfg, p in zip(configs, prepared)
+        ]
+        reports = [
+            runner.submit(combine_effects, parameters=dict(scored_path=scored_path, prepared=p, chunks=cs))
+            for p, cs in zip(prepared, chunks)
+        ]
+        # Upstream first, so a failure surfaces as its own error, not as the "upstream failed" of the tasks after it.
+        for future in (*prepared, *(f for cs in chunks for f in cs)):
+            future.result()
+        return tuple(f.result() for f in reports)
+
+
 @flow(name="recdo-pipeline", log_prints=True)
 def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     """Validate the log, train the scorer, learn the network, estimate and store the effects."""
@@ -120,13 +151,12 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             gate.clean_path, params.outcome, scorer_cfg, run_dir
         )
         store_scores.with_options(**io)(params.db, run_id, scored)
-        # One network per (treatment, outcome) pair, submitted together so threads or a Dask cluster overlap them.
-        reports = tuple(
-            run_all(
-                cached(estimate_effects, EFFECTS_CACHE, params.work_dir, params.refresh),
-                [dict(scored_path=scored.scored_path, config=cfg) for cfg in causal_cfgs],
-                RunnerConfig(params.task_runner, params.dask_address, params.max_workers),
-            )
+        reports = _estimate_effects(
+            scored.scored_path,
+            causal_cfgs,
+            RunnerConfig(params.task_runner, params.dask_address, params.max_workers),
+            params.work_dir,
+            params.refresh,
         )
         prior = params.resolved_ope_prior()
         off_policy: tuple = ()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Literal
 
-from prefect import Task
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 RunnerKind = Literal["thread", "dask"]
@@ -42,12 +41,3 @@ def make_runner(config: RunnerConfig) -> TaskRunner:
         cluster_class="distributed.LocalCluster",
         cluster_kwargs={"processes": False, "n_workers": 1, "threads_per_worker": config.max_workers, "dashboard_address": None},
     )
-
-
-def run_all(task: Task, calls: Sequence[dict[str, Any]], config: RunnerConfig) -> list[Any]:
-    """Run `task` once per parameter dict on the configured runner, at most max_workers at a time; results in order."""
-    if not calls:
-        return []
-    with make_runner(config) as runner:
-        futures = [runner.submit(task, parameters=dict(call)) for call in calls]
-        return [f.result() for f in futures]

@@ -10,13 +10,16 @@ import sys
 def add_run_flags(run: argparse.ArgumentParser) -> None:
     """Flags `recdo run` and `recdo backfill` share: where tasks run and whether caches are used."""
     run.add_argument("--refresh", action="store_true", help="recompute the cached stages (scorer, structure and effects) even on unchanged inputs")
-    run.add_argument("--task-runner", choices=["thread", "dask"], default="thread", help="run the per-pair estimate tasks (and backfill partitions) on threads or on Dask")
+    run.add_argument("--task-runner", choices=["thread", "dask"], default="thread", help="run the estimate tasks (each pair's network and bootstrap chunks) and backfill partitions on threads or on Dask")
+    run.add_argument("--bootstrap-chunk", type=int, default=25, help="bootstrap replicates per seeded chunk, the unit of parallel work (the intervals depend on it)")
     run.add_argument("--dask-address", default=None, help="scheduler of a running Dask cluster (tcp://host:8786); default with --task-runner dask: a local cluster")
 
 
 def run_fields(args: argparse.Namespace) -> dict:
     """PipelineParams fields from the flags above (and --partition where the command has it)."""
-    fields = dict(refresh=args.refresh, task_runner=args.task_runner, dask_address=args.dask_address)
+    fields = dict(
+        refresh=args.refresh, task_runner=args.task_runner, dask_address=args.dask_address, bootstrap_chunk=args.bootstrap_chunk
+    )
     if getattr(args, "partition", None):
         fields["partition"] = args.partition
     return fields

@@ -43,17 +43,19 @@ class _FileContent:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def content_policy(*path_params: str) -> CachePolicy:
+def content_policy(*path_params: str, derived: tuple[str, ...] = ()) -> CachePolicy:
     """The files' content hash, the code version and every input (paths and configs) make the key.
 
     The path itself stays in the key: a cached result may point at files beside it (the scored
-    log), and those live in the run's own directory.
+    log), and those live in the run's own directory. `derived` inputs are left out: they follow
+    from the others (hashing them would cost time and add nothing).
     """
-    return CacheKeyFnPolicy(cache_key_fn=_FileContent(*path_params)) + Inputs()
+    return CacheKeyFnPolicy(cache_key_fn=_FileContent(*path_params)) + Inputs(exclude=list(derived))
 
 
 SCORER_CACHE = content_policy("clean_path")
 EFFECTS_CACHE = content_policy("scored_path")
+CHUNK_CACHE = content_policy("scored_path", derived=("prepared",))  # keyed by the scored log, config and chunk number
 
 
 def cached(task: Task, policy: CachePolicy, work_dir: str, refresh: bool) -> Task:

@@ -1,4 +1,4 @@
-"""Task: learn the network and estimate the treatment's effects with intervals."""
+"""Tasks: learn the network, run its bootstrap in chunks, combine them into the effects with intervals."""
 
 from __future__ import annotations
 
@@ -13,12 +13,28 @@ from causal.ab import with_ab_diagnostics
 from causal.policy_value import evaluate_obd_target
 
 
-@task(name="estimate effects", cache_policy=NO_CACHE)
-def estimate_effects(scored_path: str, config: causal.CausalConfig) -> causal.EffectReport:
-    frame = pd.read_parquet(scored_path)
-    report = causal.estimate_effects(frame, config)
+@task(name="prepare effects", cache_policy=NO_CACHE)
+def prepare_effects(scored_path: str, config: causal.CausalConfig) -> causal.PreparedEffects:
+    """Learn the network on all rows and answer the do-queries: what every bootstrap chunk starts from."""
+    return causal.prepare_effects(pd.read_parquet(scored_path), config)
+
+
+@task(name="bootstrap chunk", cache_policy=NO_CACHE)
+def bootstrap_chunk(
+    scored_path: str, config: causal.CausalConfig, prepared: causal.PreparedEffects, chunk: int
+) -> causal.BootstrapChunk:
+    """One seeded chunk of bootstrap replicates. `prepared` follows from scored_path and config, which key the cache."""
+    return causal.bootstrap_chunk(prepared, chunk)
+
+
+@task(name="combine effects", cache_policy=NO_CACHE)
+def combine_effects(
+    scored_path: str, prepared: causal.PreparedEffects, chunks: list[causal.BootstrapChunk]
+) -> causal.EffectReport:
+    """The pair's estimates with their intervals from every chunk."""
+    report = causal.combine_effects(prepared, chunks)
     # The A/B rows carry the test's verdict and minimum detectable effect beside the interval.
-    return replace(report, estimates=with_ab_diagnostics(report.estimates, frame))
+    return replace(report, estimates=with_ab_diagnostics(report.estimates, pd.read_parquet(scored_path)))
 
 
 @task(name="evaluate target policy", cache_policy=NO_CACHE)

@@ -11,6 +11,8 @@ def test_defaults():
     config = CausalConfig()
     assert (config.treatment, config.outcome, config.baseline) == ("policy", "click", None)
     assert (config.n_bootstrap, config.n_bins, config.max_levels, config.max_indegree) == (200, 4, 6, 3)
+    assert (config.bootstrap_chunk, config.n_chunks, config.chunk_replicates(7)) == (25, 8, range(175, 200))
+    assert CausalConfig(n_bootstrap=30, bootstrap_chunk=25).chunk_replicates(1) == range(25, 30)  # the short last chunk
     assert (config.equivalent_sample_size, config.ci_level, config.seed, config.progress) == (10.0, 0.95, 0, True)
     with pytest.raises(AttributeError):
         config.seed = 1  # frozen
@@ -25,6 +27,8 @@ def test_defaults():
         ({"baseline": 1}, r"baseline must be a treatment value as a string or None; got 1; pass str\(1\)"),
         ({"n_bootstrap": 1}, r"n_bootstrap must be an integer >= 2; got 1"),
         ({"n_bootstrap": 20.0}, r"n_bootstrap must be an integer >= 2; got 20.0"),
+        ({"bootstrap_chunk": 0}, r"bootstrap_chunk must be an integer >= 1; got 0; replicates per seeded chunk"),
+        ({"bootstrap_chunk": 2.5}, r"bootstrap_chunk must be an integer >= 1; got 2.5"),
         ({"n_bins": 1}, r"n_bins must be an integer >= 2; got 1"),
         ({"max_levels": True}, r"max_levels must be an integer >= 2; got True"),
         ({"max_indegree": 0}, r"max_indegree must be an integer >= 1; got 0; use None for no limit"),
