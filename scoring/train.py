@@ -7,8 +7,11 @@ import hashlib
 import json
 import logging
 import os
+import pickle
 import random
 import shutil
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -28,7 +31,7 @@ from scoring.config import ScorerConfig, resolve_precision
 from scoring.data import EpochBatches, RowsDataModule, canonical_order, encode, split_rows
 from scoring.embed import embed_texts
 from scoring.metrics import auc, ece, grouped_ndcg
-from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule
+from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule, freeze_unused
 from scoring.text import SEP, row_parts, with_history
 
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
@@ -92,7 +95,8 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
 
         user_part = with_history(df, user_part, item_part, outcome, config.history_items, config.history_tokens, count)
 
-    with _deterministic_run(config.seed, quiet=not config.progress, threads=_threads(precision, backbone)):
+    threads = _threads(precision, backbone)
+    with _deterministic_run(config.seed, quiet=not config.progress, threads=threads):
         if config.mode == "frozen":
             key = backbone_fingerprint(config.backbone, resolve_backbone_dir(config.backbone, work_dir / "backbones", vocab_texts, config.seed))
             cache = work_dir / "embeddings" / key if config.embed_cache else None
@@ -113,66 +117,36 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
                 backbone = apply_lora(backbone, config.lora_r)
             net = RelevanceNet(backbone, prior=prior, pooling=pooling, head=config.head, yes_no_ids=yes_no)
             net.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode: dropout would be off
-        data = RowsDataModule(inputs, y, val, config.batch_size, config.seed)
-        # No pos_weight: on the 20k OBD rows (4 seeds, 1 and 3 epochs) pos_weight=n_neg/n_pos left AUC unchanged
-        # while it inflates every P(click) by the weight's odds; the base-rate bias init is what mattered.
-        module = ScorerModule(net, learning_rate=config.learning_rate)
         ckpt_dir = work_dir / "checkpoints" / _run_key(config, vocab_texts, y, val)
-        resume = ResumeState(data.train)
-        callbacks: list[L.Callback] = [resume]
-        fault = os.environ.get(FAULT_ENV)
-        if fault:
-            callbacks.append(FailOnceAfter(int(fault), ckpt_dir / "fault-injected"))
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=config.checkpoint_every_n_steps, save_top_k=0, save_last=True, enable_version_counter=False))
-        both_classes = np.unique(y[val]).size == 2
-        best = None
-        if both_classes:  # early stopping and best weights need a defined val AUC
-            best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_auc", mode="max", save_top_k=1, save_weights_only=True, enable_version_counter=False)
-            callbacks += [EarlyStopping("val_auc", mode="max", patience=config.patience, check_finite=False), best]
-        n_train_batches = len(data.train)
-        trainer = L.Trainer(
-            accelerator=config.accelerator,
-            devices=config.devices,
-            strategy=config.strategy,
-            precision=precision,
-            max_epochs=config.max_epochs,
-            deterministic=True,
-            logger=False,
-            callbacks=callbacks,
-            enable_progress_bar=config.progress,
-            enable_model_summary=config.progress,
-            default_root_dir=work_dir,
-            num_sanity_val_steps=0,
-            limit_val_batches=None if data.n_val else 0,
-            log_every_n_steps=max(1, min(50, n_train_batches)),
-        )
-        last = ckpt_dir / "last.ckpt"
-        fit_started = time.perf_counter()
-        trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.is_file() else None)
-        fit_seconds = time.perf_counter() - fit_started
-        if best is not None and best.best_model_path and Path(best.best_model_path).is_file():
-            state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
-            module.load_state_dict(state)
-        predict_started = time.perf_counter()
+        if config.multi_process:
+            unused = freeze_unused(net, {k: v[:2] for k, v in inputs.items()})
+            if unused:
+                notes.append(f"{len(unused)} parameters the loss never reaches were frozen for DDP: {', '.join(unused)}")
+            job = FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads)
+            fit = _fit_in_worker(job, work_dir / "multidevice" / ckpt_dir.name)
+        else:
+            fit = fit_and_predict(FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads))[0]
         logits = np.empty(len(df), dtype=np.float64)
-        logits[order] = torch.cat(trainer.predict(module, datamodule=data)).double().numpy()  # back to input order
-        predict_seconds = time.perf_counter() - predict_started
+        logits[order] = fit.logits  # back to input order
 
     calibrator = fit_calibrator(logits[order][val], y[val], config.calibration)  # canonical order: same fit for any row order
     if config.calibration != "none" and not calibrator.fitted:
         notes.append(f"calibration {config.calibration!r} was not fitted: the val split needs both outcome classes; scores are the plain sigmoid")
     scores = calibrator(logits)
     raw = np.clip(1.0 / (1.0 + np.exp(-logits)), 1e-12, 1.0 - 1e-12)
-    metrics, metric_notes = _metrics(labels, scores, is_val, config, fit_seconds, predict_seconds)
+    metrics, metric_notes = _metrics(labels, scores, is_val, config, fit.fit_seconds, fit.predict_seconds)
     metrics.update(
         ece_val=ece(labels[is_val], scores[is_val]) if is_val.any() else float("nan"),
         ece_val_uncalibrated=ece(labels[is_val], raw[is_val]) if is_val.any() else float("nan"),
         calibration_temperature=calibrator.temperature,
-        resumed_from_step=float(resume.resumed_from_step),
-        global_steps=float(trainer.global_step),
-        epochs_run=float(trainer.current_epoch),
-        samples_per_s=module.samples_seen / module.train_seconds if module.train_seconds > 0 else float("nan"),
-        tokens_per_s=module.tokens_seen / module.train_seconds if module.train_seconds > 0 and module.tokens_seen else float("nan"),
+        resumed_from_step=float(fit.resumed_from_step),
+        global_steps=float(fit.global_steps),
+        epochs_run=float(fit.epochs_run),
+        devices=float(fit.devices),
+        samples_seen=float(fit.samples_seen),
+        fit_auc_val=fit.fit_auc_val,
+        samples_per_s=fit.samples_per_s,
+        tokens_per_s=fit.tokens_per_s,
         bf16=float(precision.startswith("bf16")),
         **embed_stats,
     )
@@ -191,6 +165,135 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
 
 YES_NO_PROMPT = "Will the user like this item? Answer:"
 FAULT_ENV = "RECDO_SCORER_FAIL_AFTER_STEPS"  # test hook: fail once, after this many optimizer steps
+WORKER_MODULE = "scoring.multidevice"
+# Rank variables of an outer launcher (torchrun, Lightning) would make the worker believe it is one rank of that job.
+_DDP_ENV = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """What one training run needs, in canonical row order; picklable, so a multi-device run hands it to its worker."""
+
+    net: torch.nn.Module
+    inputs: dict[str, torch.Tensor]  # model inputs by name, (N, ...) each
+    labels: np.ndarray  # (N,) float32 0/1
+    is_val: np.ndarray  # (N,) bool
+    config: ScorerConfig
+    precision: str
+    ckpt_dir: Path
+    root_dir: Path  # Lightning's default_root_dir
+    threads: int | None
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """The logits of every row (canonical order) and the training loop's figures, the same on every rank."""
+
+    logits: np.ndarray  # (N,) float64
+    resumed_from_step: int
+    global_steps: int  # optimizer steps of one device
+    epochs_run: int
+    devices: int
+    samples_seen: int  # training rows over all devices (padding repeats included)
+    fit_auc_val: float  # the val AUC over all devices at the kept epoch, as early stopping saw it; nan without one
+    samples_per_s: float
+    tokens_per_s: float
+    fit_seconds: float
+    predict_seconds: float
+
+
+def fit_and_predict(job: FitJob) -> tuple[FitOutcome, L.Trainer]:
+    """Fit, reload the best val-AUC weights and predict every row, in this process (one rank of it under DDP)."""
+    config, ckpt_dir = job.config, job.ckpt_dir
+    data = RowsDataModule(job.inputs, job.labels, job.is_val, config.batch_size, config.seed)
+    # No pos_weight: on the 20k OBD rows (4 seeds, 1 and 3 epochs) pos_weight=n_neg/n_pos left AUC unchanged
+    # while it inflates every P(click) by the weight's odds; the base-rate bias init is what mattered.
+    module = ScorerModule(job.net, learning_rate=config.learning_rate)
+    resume = ResumeState(data.train)
+    callbacks: list[L.Callback] = [resume]
+    fault = os.environ.get(FAULT_ENV)
+    if fault:
+        callbacks.append(FailOnceAfter(int(fault), ckpt_dir / "fault-injected"))
+    callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", every_n_train_steps=config.checkpoint_every_n_steps, save_top_k=0, save_last=True, enable_version_counter=False))
+    both_classes = np.unique(job.labels[job.is_val]).size == 2
+    best = None
+    if both_classes:  # early stopping and best weights need a defined val AUC
+        best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_auc", mode="max", save_top_k=1, save_weights_only=True, enable_version_counter=False)
+        callbacks += [EarlyStopping("val_auc", mode="max", patience=config.patience, check_finite=False), best]
+    n_train_batches = len(data.train)
+    trainer = L.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        precision=job.precision,
+        max_epochs=config.max_epochs,
+        deterministic=True,
+        logger=False,
+        callbacks=callbacks,
+        enable_progress_bar=config.progress,
+        enable_model_summary=config.progress,
+        default_root_dir=job.root_dir,
+        num_sanity_val_steps=0,
+        limit_val_batches=None if data.n_val else 0,
+        log_every_n_steps=max(1, min(50, n_train_batches)),
+        use_distributed_sampler=False,  # the loaders shard themselves by rank (RowsDataModule)
+    )
+    last = ckpt_dir / "last.ckpt"
+    fit_started = time.perf_counter()
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.is_file() else None)
+    fit_seconds = time.perf_counter() - fit_started
+    if best is not None and best.best_model_path and Path(best.best_model_path).is_file():
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    predict_started = time.perf_counter()
+    trainer.predict(module, datamodule=data, return_predictions=False)  # fills module.predicted, gathered
+    predict_seconds = time.perf_counter() - predict_started
+    seconds = module.train_seconds  # this rank's clock; DDP keeps the devices in lockstep
+    outcome = FitOutcome(
+        logits=module.predicted,
+        resumed_from_step=resume.resumed_from_step,
+        global_steps=int(trainer.global_step),
+        epochs_run=int(trainer.current_epoch),
+        devices=int(trainer.world_size),
+        samples_seen=module.samples_all_devices,
+        fit_auc_val=float(best.best_model_score) if best is not None and best.best_model_score is not None else float("nan"),
+        samples_per_s=module.samples_all_devices / seconds if seconds > 0 else float("nan"),
+        tokens_per_s=module.tokens_all_devices / seconds if seconds > 0 and module.tokens_all_devices else float("nan"),
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+    )
+    return outcome, trainer
+
+
+def _fit_in_worker(job: FitJob, folder: Path) -> FitOutcome:
+    """Run fit_and_predict in `python -m scoring.multidevice`, the only command Lightning relaunches per device.
+
+    Launched in this process, DDP would re-run the caller's own command once per extra device: under `recdo run`
+    a second copy of the whole flow, writing to the same DuckDB file.
+    """
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    job_path, out_path, log_path = folder / "job.pt", folder / "outcome.pkl", folder / "worker.log"
+    torch.save(job, job_path)
+    env = {k: v for k, v in os.environ.items() if k not in _DDP_ENV}
+    root = str(Path(__file__).resolve().parent.parent)  # this checkout's scoring package, whatever the cwd
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", WORKER_MODULE, str(job_path), str(out_path)]
+    with open(log_path, "w") as log:  # stdout (progress bars) goes to the caller's; stderr is kept for errors
+        rc = subprocess.run(command, cwd=folder, env=env, stderr=log, check=False).returncode
+    if rc != 0 or not out_path.is_file():
+        tail = "\n".join(log_path.read_text(errors="replace").strip().splitlines()[-20:])
+        raise RuntimeError(
+            f"multi-device training (devices={job.config.devices}, strategy={job.config.strategy!r}) failed in its "
+            f"worker process with exit code {rc}; {log_path} ends with:\n{tail}\n"
+            "a retry resumes from the last checkpoint; devices=1 trains in this process instead"
+        )
+    with open(out_path, "rb") as f:
+        outcome: FitOutcome = pickle.load(f)  # written by this package's worker a moment ago
+    shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):  # kept while another run's folder is still in it
+        folder.parent.rmdir()
+    return outcome
 
 
 def yes_no_ids(tokenizer) -> tuple[int, int]:
@@ -307,9 +410,10 @@ class FailOnceAfter(L.Callback):
         self.marker = marker
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx: int) -> None:
-        if trainer.global_step >= self.steps and not self.marker.exists():
-            self.marker.parent.mkdir(parents=True, exist_ok=True)
-            self.marker.touch()
+        marker = self.marker.with_name(f"{self.marker.name}-rank{trainer.global_rank}")  # every rank fails, at one step
+        if trainer.global_step >= self.steps and not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
             raise RuntimeError(f"injected fault after {trainer.global_step} steps ({FAULT_ENV}={self.steps})")
 
 
@@ -385,6 +489,8 @@ def _deterministic_run(seed: int, quiet: bool, threads: int | None) -> Iterator[
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             # Lightning 2.6's own pytree helper trips a torch 2.13 deprecation; nothing for the caller to act on.
             warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            # Likewise its all_gather helper (the val AUC and the predictions under DDP) calls a deprecated one.
+            warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
             if threads is not None:
                 torch.set_num_threads(threads)
             L.seed_everything(seed, workers=True, verbose=False)
