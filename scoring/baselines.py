@@ -34,14 +34,33 @@ def item_similarity(histories: list[np.ndarray], n_items: int, shrink: float = 1
     return co
 
 
-def item_knn(histories: list[np.ndarray], n_items: int, k: int, sim: np.ndarray | None = None) -> np.ndarray:
-    """(n_users, n_items): sum of an item's similarities to the user's items, over its k nearest neighbours only."""
-    sim = item_similarity(histories, n_items) if sim is None else sim.copy()
-    if k < n_items - 1:
-        # keep the k largest entries of each column j (the neighbours used when j is scored)
-        cut = np.argpartition(-sim, k, axis=0)[k:]  # (I - k, I) row indices to drop per column
-        np.put_along_axis(sim, cut, 0.0, axis=0)
-    return np.asarray(interactions(histories, n_items) @ sim, dtype=np.float32)
+def neighbours(sim: np.ndarray, max_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's max_k most similar items: ((max_k, I) row indices, (max_k, I) similarities), best first per column.
+
+    Computed once for a grid of k: item_knn with any k <= max_k takes the first k rows.
+    """
+    n = sim.shape[0]
+    max_k = max(1, min(max_k, n - 1))
+    top = np.argpartition(-sim, max_k - 1, axis=0)[:max_k]  # (max_k, I), unordered within the max_k
+    vals = np.take_along_axis(sim, top, axis=0)
+    order = np.argsort(-vals, axis=0, kind="stable")
+    return np.take_along_axis(top, order, axis=0), np.take_along_axis(vals, order, axis=0)
+
+
+def item_knn(
+    histories: list[np.ndarray], n_items: int, k: int, sim: np.ndarray | None = None,
+    near: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """(n_users, n_items): sum of an item's similarities to the user's items, over its k nearest neighbours only.
+
+    `near` (from neighbours()) saves recomputing the similarity and the neighbour lists across a grid of k.
+    """
+    if near is None:
+        near = neighbours(item_similarity(histories, n_items) if sim is None else sim, k)
+    idx, vals = near[0][:k], near[1][:k]  # column j: the neighbours used when j is scored
+    cols = np.broadcast_to(np.arange(n_items), idx.shape)
+    kept = sp.csr_matrix((vals.ravel(), (idx.ravel(), cols.ravel())), shape=(n_items, n_items))
+    return np.asarray((interactions(histories, n_items) @ kept).toarray(), dtype=np.float32)
 
 
 def pure_svd(histories: list[np.ndarray], n_items: int, factors: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -39,6 +39,7 @@ class RankMetrics:
     auc: float
     n_users: int
     k: int
+    ndcg_by_user: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)  # (U,)
 
     def as_dict(self) -> dict[str, float]:
         return {f"ndcg@{self.k}": self.ndcg, f"recall@{self.k}": self.recall, "auc": self.auc}
@@ -62,7 +63,21 @@ def target_rank_metrics(n_greater: np.ndarray, n_tied: np.ndarray, n_candidates:
     # AUC of the target against the n - 1 others: share ranked below it, ties counting one half.
     others = np.maximum(n - 1, 1)
     auc_u = 1.0 - (g + 0.5 * t) / others
-    return RankMetrics(float(ndcg.mean()), float(recall.mean()), float(auc_u.mean()), int(g.size), k)
+    return RankMetrics(float(ndcg.mean()), float(recall.mean()), float(auc_u.mean()), int(g.size), k, ndcg)
+
+
+def paired_difference_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """(mean(a - b), lower, upper): a percentile bootstrap over users of a paired per-user metric difference.
+
+    Resampling users, not items, because one user's held-out item is the unit both models are scored on.
+    """
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if d.size == 0:
+        raise ValueError("paired_difference_ci needs per-user values for at least one user; got none")
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    return float(d.mean()), float(np.percentile(means, tail)), float(np.percentile(means, 100.0 - tail))
 
 
 def rank_counts(scores: np.ndarray, target: int, candidates: np.ndarray) -> tuple[int, int, int]:
