@@ -12,6 +12,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -35,6 +36,11 @@ from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule, freeze_unus
 from scoring.text import SEP, row_parts, with_history
 
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+# Seeds, the deterministic-kernels switch and the thread count are process-wide: two trainings in threads of one
+# process (a thread task runner running two partitions) would draw from each other's random streams, and the later
+# one to finish would restore the other's deterministic flag. One in-process training at a time, then: on 2 cores
+# torch's own intra-op threads keep the CPU busy anyway.
+_PROCESS_STATE = threading.RLock()
 SMALL_HIDDEN = 128  # backbones this narrow run on one CPU thread
 
 
@@ -56,7 +62,13 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
     work_dir. A run that dies mid-training leaves its last checkpoint there; the next call with the same log and
     config (e.g. Prefect retrying the task) resumes from it, batch for batch, instead of starting over.
     The scores are calibrated probabilities (temperature or isotonic, fitted on the val split).
+    Calls from several threads of one process run one after another (see _PROCESS_STATE).
     """
+    with _PROCESS_STATE:  # from building a tiny backbone (seeded init) to the last prediction
+        return _train_and_score(df, outcome, config, work_dir)
+
+
+def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_dir: Path) -> ScoreResult:
     started = time.perf_counter()
     labels = _check_log(df, outcome)
     work_dir = Path(work_dir)
@@ -475,28 +487,32 @@ def _metrics(
 
 @contextlib.contextmanager
 def _deterministic_run(seed: int, quiet: bool, threads: int | None) -> Iterator[None]:
-    """Seed everything, let Lightning switch on deterministic kernels, then restore the caller's process state."""
-    num_threads = torch.get_num_threads()
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    levels = {name: logging.getLogger(name).level for name in _LIGHTNING_LOGGERS}
-    if quiet:
-        for name in _LIGHTNING_LOGGERS:  # "GPU available: ..." and similar banners
-            logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            # num_workers=0 is deliberate: the data is pre-tokenised tensors, and workers cost more than they save.
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            # Lightning 2.6's own pytree helper trips a torch 2.13 deprecation; nothing for the caller to act on.
-            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-            # Likewise its all_gather helper (the val AUC and the predictions under DDP) calls a deprecated one.
-            warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
-            if threads is not None:
-                torch.set_num_threads(threads)
-            L.seed_everything(seed, workers=True, verbose=False)
-            yield
-    finally:
-        torch.set_num_threads(num_threads)
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+    """Seed everything, let Lightning switch on deterministic kernels, then restore the caller's process state.
+
+    Holds _PROCESS_STATE throughout: concurrent callers in one process train one after another.
+    """
+    with _PROCESS_STATE:
+        num_threads = torch.get_num_threads()
+        deterministic = torch.are_deterministic_algorithms_enabled()
+        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+        levels = {name: logging.getLogger(name).level for name in _LIGHTNING_LOGGERS}
+        if quiet:
+            for name in _LIGHTNING_LOGGERS:  # "GPU available: ..." and similar banners
+                logging.getLogger(name).setLevel(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                # num_workers=0 is deliberate: the data is pre-tokenised tensors, and workers cost more than they save.
+                warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+                # Lightning 2.6's own pytree helper trips a torch 2.13 deprecation; nothing for the caller to act on.
+                warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+                # Likewise its all_gather helper (the val AUC and the predictions under DDP) calls a deprecated one.
+                warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
+                if threads is not None:
+                    torch.set_num_threads(threads)
+                L.seed_everything(seed, workers=True, verbose=False)
+                yield
+        finally:
+            torch.set_num_threads(num_threads)
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)

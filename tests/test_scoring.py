@@ -213,6 +213,21 @@ def test_same_seed_gives_identical_scores_in_input_order_and_writes_only_under_w
     assert torch.are_deterministic_algorithms_enabled() is False  # the caller's process state is restored
 
 
+def test_trainings_in_two_threads_match_one_after_another_and_restore_the_process_state(tmp_path: Path) -> None:
+    # A thread task runner trains two partitions in one process. Seeds and the deterministic-kernels switch are
+    # process-wide, so unguarded the two would share random streams and the later one would re-enable the switch.
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = synthetic_log(300)
+    config = ScorerConfig(max_epochs=1, batch_size=64, **QUIET)
+    alone = train_and_score(log, "click", config, tmp_path / "alone").scores
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(train_and_score, log, "click", config, tmp_path / f"thread-{i}") for i in range(2)]
+        together = [run.result().scores for run in runs]
+    assert all(np.array_equal(alone, scores) for scores in together)
+    assert torch.are_deterministic_algorithms_enabled() is False
+
+
 def test_val_split_without_clicks_gives_nan_auc_and_says_why(tmp_path: Path) -> None:
     log = synthetic_log(60).assign(click=0)
     log.loc[5, "click"] = 1  # one positive: it cannot be on both sides, so val has none
