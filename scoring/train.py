@@ -40,7 +40,7 @@ _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 # process (a thread task runner running two partitions) would draw from each other's random streams, and the later
 # one to finish would restore the other's deterministic flag. One in-process training at a time, then: on 2 cores
 # torch's own intra-op threads keep the CPU busy anyway.
-_PROCESS_STATE = threading.RLock()
+_PROCESS_STATE = threading.Lock()
 SMALL_HIDDEN = 128  # backbones this narrow run on one CPU thread
 
 
@@ -130,14 +130,14 @@ def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_
             net = RelevanceNet(backbone, prior=prior, pooling=pooling, head=config.head, yes_no_ids=yes_no)
             net.train()  # from_pretrained returns eval mode, and Lightning keeps each module's mode: dropout would be off
         ckpt_dir = work_dir / "checkpoints" / _run_key(config, vocab_texts, y, val)
+        job = FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads)
         if config.multi_process:
             unused = freeze_unused(net, {k: v[:2] for k, v in inputs.items()})
             if unused:
                 notes.append(f"{len(unused)} parameters the loss never reaches were frozen for DDP: {', '.join(unused)}")
-            job = FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads)
             fit = _fit_in_worker(job, work_dir / "multidevice" / ckpt_dir.name)
         else:
-            fit = fit_and_predict(FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads))[0]
+            fit = fit_and_predict(job)[0]
         logits = np.empty(len(df), dtype=np.float64)
         logits[order] = fit.logits  # back to input order
 
@@ -489,30 +489,29 @@ def _metrics(
 def _deterministic_run(seed: int, quiet: bool, threads: int | None) -> Iterator[None]:
     """Seed everything, let Lightning switch on deterministic kernels, then restore the caller's process state.
 
-    Holds _PROCESS_STATE throughout: concurrent callers in one process train one after another.
+    Process-wide state: train_and_score holds _PROCESS_STATE around it, so threads never interleave here.
     """
-    with _PROCESS_STATE:
-        num_threads = torch.get_num_threads()
-        deterministic = torch.are_deterministic_algorithms_enabled()
-        warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-        levels = {name: logging.getLogger(name).level for name in _LIGHTNING_LOGGERS}
-        if quiet:
-            for name in _LIGHTNING_LOGGERS:  # "GPU available: ..." and similar banners
-                logging.getLogger(name).setLevel(logging.WARNING)
-        try:
-            with warnings.catch_warnings():
-                # num_workers=0 is deliberate: the data is pre-tokenised tensors, and workers cost more than they save.
-                warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-                # Lightning 2.6's own pytree helper trips a torch 2.13 deprecation; nothing for the caller to act on.
-                warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-                # Likewise its all_gather helper (the val AUC and the predictions under DDP) calls a deprecated one.
-                warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
-                if threads is not None:
-                    torch.set_num_threads(threads)
-                L.seed_everything(seed, workers=True, verbose=False)
-                yield
-        finally:
-            torch.set_num_threads(num_threads)
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-            for name, level in levels.items():
-                logging.getLogger(name).setLevel(level)
+    num_threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    levels = {name: logging.getLogger(name).level for name in _LIGHTNING_LOGGERS}
+    if quiet:
+        for name in _LIGHTNING_LOGGERS:  # "GPU available: ..." and similar banners
+            logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            # num_workers=0 is deliberate: the data is pre-tokenised tensors, and workers cost more than they save.
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            # Lightning 2.6's own pytree helper trips a torch 2.13 deprecation; nothing for the caller to act on.
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            # Likewise its all_gather helper (the val AUC and the predictions under DDP) calls a deprecated one.
+            warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
+            if threads is not None:
+                torch.set_num_threads(threads)
+            L.seed_everything(seed, workers=True, verbose=False)
+            yield
+    finally:
+        torch.set_num_threads(num_threads)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)

@@ -53,7 +53,7 @@ def test_spawn_and_fork_strategies_are_refused_naming_the_fix(strategy: str) -> 
         ScorerConfig(devices=2, strategy=strategy)
 
 
-def test_one_device_with_the_auto_strategy_trains_in_this_process() -> None:
+def test_only_several_devices_or_a_multi_device_strategy_train_in_the_worker_process() -> None:
     assert not ScorerConfig().multi_process
     assert ScorerConfig(devices=2).multi_process and ScorerConfig(strategy="ddp").multi_process
 
