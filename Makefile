@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.recdo-installed
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup demo test clean browser serve
+.PHONY: setup demo test test-fast lint clean browser serve
 
 setup: $(STAMP)
 
@@ -21,8 +21,17 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(VENV)/bin/recdo run --data data/obd-sample --db recdo.duckdb
 
-test: setup browser
+test: setup browser lint
 	$(PY) -m pytest
+
+# The inner loop: everything but flow runs, servers, worker processes and the browser (about a minute).
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+# ruff's linter and formatter, configured in pyproject.toml (line length 120).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf .recdo recdo.duckdb recdo.duckdb.wal

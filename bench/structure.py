@@ -25,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
 
-from causal.hillclimb import hill_climb  # noqa: E402
-from causal.scores import LocalScore  # noqa: E402
-
-Edge = tuple[str, str]
+from causal.network.hillclimb import hill_climb  # noqa: E402
+from causal.network.scores import LocalScore  # noqa: E402
+from causal.values import Edge  # noqa: E402
 
 
 def sample(network: str, n: int, seed: int) -> tuple[pd.DataFrame, set[Edge]]:
@@ -46,9 +45,7 @@ def sample(network: str, n: int, seed: int) -> tuple[pd.DataFrame, set[Edge]]:
 def shd(learned: set[Edge], true: set[Edge]) -> int:
     """Structural Hamming distance: node pairs whose edge is missing, extra or reversed."""
     pairs = {frozenset(e) for e in learned} | {frozenset(e) for e in true}
-    return sum(
-        1 for p in pairs if {e for e in learned if frozenset(e) == p} != {e for e in true if frozenset(e) == p}
-    )
+    return sum(1 for p in pairs if {e for e in learned if frozenset(e) == p} != {e for e in true if frozenset(e) == p})
 
 
 def cpdag_shd(learned: set[Edge], true: set[Edge], nodes: list[str]) -> int:

@@ -1,46 +1,55 @@
-"""Bayesian-network causal estimates from recommender logs: discretise → learn → fit → identify → query."""
+"""Bayesian-network causal estimates from recommender logs: discretise → learn → fit → identify → query.
+
+Sub-packages follow the method: `causal.network` (the network itself), `causal.effects` (do-effects with
+bootstrap intervals and refutations), `causal.policy` (off-policy evaluation), `causal.sim` (the simulator).
+Names below load on first use, so `causal.CausalConfig` stays cheap for flow parameters and the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from causal.config import CausalConfig
-from causal.discretize import Discretized, discretize, user_feature_columns
-from causal.effects import (
-    BootstrapChunk,
-    EffectReport,
-    Estimate,
-    PreparedEffects,
-    bootstrap_chunk,
-    combine_effects,
-    estimate_effects,
-    prepare_effects,
-)
-from causal.fit import CountFitter, fit_network, state_names_of
-from causal.query import DoQueryMismatch, adjustment_set, check_agreement, conditional_do_query, do_query, mutilate
-from causal.simulate import ConfoundedLog
-from causal.structure import LearnedStructure, learn_structure, tier_forbidden_edges
 
-__all__ = [
-    "BootstrapChunk",
-    "CausalConfig",
-    "ConfoundedLog",
-    "CountFitter",
-    "Discretized",
-    "DoQueryMismatch",
-    "EffectReport",
-    "Estimate",
-    "LearnedStructure",
-    "PreparedEffects",
-    "adjustment_set",
-    "bootstrap_chunk",
-    "check_agreement",
-    "combine_effects",
-    "conditional_do_query",
-    "discretize",
-    "do_query",
-    "estimate_effects",
-    "fit_network",
-    "learn_structure",
-    "mutilate",
-    "prepare_effects",
-    "state_names_of",
-    "tier_forbidden_edges",
-    "user_feature_columns",
-]
+_LAZY = {
+    "Discretized": "causal.network.discretize",
+    "discretize": "causal.network.discretize",
+    "user_feature_columns": "causal.network.discretize",
+    "BootstrapChunk": "causal.effects.estimate",
+    "EffectReport": "causal.effects.estimate",
+    "Estimate": "causal.values",
+    "PreparedEffects": "causal.effects.estimate",
+    "bootstrap_chunk": "causal.effects.estimate",
+    "combine_effects": "causal.effects.estimate",
+    "estimate_effects": "causal.effects.estimate",
+    "prepare_effects": "causal.effects.estimate",
+    "CountFitter": "causal.network.fit",
+    "fit_network": "causal.network.fit",
+    "state_names_of": "causal.network.fit",
+    "DoQueryMismatch": "causal.network.query",
+    "adjustment_set": "causal.network.query",
+    "check_agreement": "causal.network.query",
+    "conditional_do_query": "causal.network.query",
+    "do_query": "causal.network.query",
+    "mutilate": "causal.network.query",
+    "ConfoundedLog": "causal.sim.confounded",
+    "Knowledge": "causal.network.knowledge",
+    "LearnedStructure": "causal.network.knowledge",
+    "learn_structure": "causal.network.structure",
+    "tier_forbidden": "causal.network.knowledge",
+}
+
+__all__ = ["CausalConfig", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'causal' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,28 +1,44 @@
-"""The validation gate for the canonical interaction log: a GX suite, the runner, the quarantine split."""
+"""The validation gate for the canonical interaction log: a GX suite, the runner, the quarantine split.
 
+Only the config is imported eagerly; the rest loads Great Expectations (seconds) on first use, so flow
+parameters and the CLI stay cheap to import.
+"""
+
+from __future__ import annotations
+
+import importlib
 import logging
+from typing import Any
+
+from expectations.config import GateConfig
+
+_LAZY = {
+    "DatasetError": "expectations.gate",
+    "GateFailed": "expectations.gate",
+    "GateResult": "expectations.gate",
+    "check_dataset": "expectations.gate",
+    "enforce": "expectations.gate",
+    "run_gate": "expectations.gate",
+    "build_suite": "expectations.suite",
+}
+
+__all__ = ["GateConfig", *sorted(_LAZY)]
 
 # GX logs hundreds of INFO/DEBUG lines while importing and building its context; they would flood a
-# flow's logs. Set before GX is first imported, and only where the application left the level unset.
-_quiet = logging.getLogger("great_expectations").level == logging.NOTSET
-if _quiet:
+# flow's logs. Set before GX is first imported (by any module of this package), and only where the
+# application left the level unset; expectations.runner quiets the one logger GX pins when imported.
+QUIET_GX = logging.getLogger("great_expectations").level == logging.NOTSET
+if QUIET_GX:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
-from expectations.config import GateConfig  # noqa: E402
-from expectations.gate import DatasetError, GateFailed, GateResult, check_dataset, enforce, run_gate  # noqa: E402
-from expectations.suite import build_suite  # noqa: E402
 
-if _quiet:
-    # GX pins this one logger at INFO when imported; it announces the ephemeral context's temp dir.
-    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'expectations' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
-__all__ = [
-    "DatasetError",
-    "GateConfig",
-    "GateFailed",
-    "GateResult",
-    "build_suite",
-    "check_dataset",
-    "enforce",
-    "run_gate",
-]
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

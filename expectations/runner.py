@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import cache
 
@@ -11,6 +12,12 @@ from great_expectations.core import ExpectationValidationResult
 from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context import EphemeralDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from expectations import QUIET_GX
+
+if QUIET_GX:
+    # GX pins this one logger at INFO when imported; it announces the ephemeral context's temp dir.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
 
 # COMPLETE returns every unexpected row's index (not only the first 20); the pandas query string
 # GX would build from those indices is of no use here.

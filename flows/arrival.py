@@ -15,5 +15,5 @@ def on_new_data(file: str, partition: str | None = None, params: PipelineParams 
     `file` and `partition` are top-level parameters because the server merges a trigger's parameters
     into the deployment's one level deep: a trigger setting `params` would replace all of them.
     """
-    run = PipelineParams(**{**params.model_dump(), "data": file, "source": "table", "partition": partition or None, "run_id": None})
+    run = params.with_changes(data=file, source="table", partition=partition or None, run_id=None)
     return pipeline(run)

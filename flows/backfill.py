@@ -1,4 +1,4 @@
-"""The backfill flow: the pipeline over a range of date partitions, a bounded number at a time, skipping finished ones."""
+"""The backfill flow: the pipeline over a range of date partitions, a few at a time, skipping finished ones."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 import store
 from flows.params import PipelineParams
 from flows.runners import RunnerConfig, make_runner
-from recdo import partitions
+from sources import partitions
 from tasks.ingest import load_log
 
 
@@ -33,9 +33,7 @@ def partition_params(params: PipelineParams, partition: str) -> PipelineParams:
     With a Dask backfill the partitions are what goes to the cluster; inside one, the pairs run on the
     worker's threads (a cluster started from inside a Dask task would wait on itself).
     """
-    return PipelineParams(
-        **{**params.model_dump(), "partition": partition, "run_id": None, "task_runner": "thread", "dask_address": None}
-    )
+    return params.with_changes(partition=partition, run_id=None, task_runner="thread", dask_address=None)
 
 
 def completed_run_ids(db: str, run_ids: list[str]) -> set[str]:
@@ -78,10 +76,8 @@ def backfill(
         raise ValueError(f"concurrency must be >= 1, got {concurrency}; pass --concurrency 1 or more")
     dates = partitions.date_range(start, end)
     if treatments:
-        fields = params.model_dump()
-        fields["treatments"] = list(treatments)
-        fields["baselines"] = {t: v for t, v in params.baselines.items() if t in treatments}
-        params = PipelineParams(**fields)
+        baselines = {t: v for t, v in params.baselines.items() if t in treatments}
+        params = params.with_changes(treatments=list(treatments), baselines=baselines)
 
     log = load_log.with_options(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
@@ -95,7 +91,12 @@ def backfill(
     todo = [d for d in per_partition if run_ids[d] not in done]
     logger.info(
         "backfill %s..%s: %d to run, %d already completed, %d without rows (%s)",
-        start, end, len(todo), len(skipped), len(empty), ", ".join(empty) or "none",
+        start,
+        end,
+        len(todo),
+        len(skipped),
+        len(empty),
+        ", ".join(empty) or "none",
     )
 
     failed: dict[str, str] = {}
@@ -120,12 +121,14 @@ def backfill(
             f"# recdo backfill {start} .. {end}\n\n"
             f"- ran: {', '.join(ran) or 'none'}\n- already completed: {', '.join(skipped) or 'none'}\n"
             f"- no rows: {', '.join(empty) or 'none'}\n- failed: {', '.join(failed) or 'none'}\n"
-            f"- results: `{params.db}`, `SELECT * FROM interventions WHERE \"partition\" BETWEEN '{start}' AND '{end}'`\n"
+            f"- results: `{params.db}`, `SELECT * FROM interventions WHERE \"partition\" BETWEEN '{start}' AND "
+            f"'{end}'`\n"
         ),
     )
     if failed:
         raise RuntimeError(
-            f"backfill {start}..{end}: partitions {sorted(failed)} failed ({'; '.join(f'{d}: {m}' for d, m in sorted(failed.items()))}); "
+            f"backfill {start}..{end}: partitions {sorted(failed)} failed "
+            f"({'; '.join(f'{d}: {m}' for d, m in sorted(failed.items()))}); "
             f"{len(ran)} completed now and {len(skipped)} before. Fix the cause and run the same backfill again: "
             "it runs only the partitions that are not completed."
         )

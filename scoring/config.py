@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from common.values import check_int as _check_int
+
 Accelerator = Literal["auto", "cpu", "gpu", "cuda", "mps"]
 Mode = Literal["finetune", "frozen", "lora"]
 Pooling = Literal["auto", "mean", "last"]
@@ -54,7 +56,9 @@ class ScorerConfig:
         _check_int("batch_size", self.batch_size, 1, "use a positive batch size, e.g. 256")
         _check_int("devices", self.devices, 1, "use 1 device, or several with a multi-device strategy such as ddp")
         if not isinstance(self.strategy, str) or not self.strategy:
-            raise ValueError(f"strategy must be a Lightning strategy name such as 'auto' or 'ddp'; got {self.strategy!r}")
+            raise ValueError(
+                f"strategy must be a Lightning strategy name such as 'auto' or 'ddp'; got {self.strategy!r}"
+            )
         if any(word in self.strategy for word in ("spawn", "fork", "notebook")):
             # Their device processes report back only rank 0's return value, which would lose the gathered scores.
             raise ValueError(
@@ -121,8 +125,3 @@ def resolve_precision(accelerator: str) -> str:
     # Pre-Ampere GPUs lack bf16 kernels; fp16 with loss scaling is their mixed mode.
     bf16_ok = not torch.cuda.is_available() or torch.cuda.is_bf16_supported()
     return "bf16-mixed" if bf16_ok else "16-mixed"
-
-
-def _check_int(name: str, value: object, minimum: int, fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}; {fix}")

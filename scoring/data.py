@@ -1,8 +1,9 @@
-"""Tokenised log rows, the hash-based train/val split and the DataModule that serves them."""
+"""The log's checked 0/1 labels, tokenised rows, the hash-based train/val split and the DataModule serving them."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import lightning as L
@@ -22,6 +23,31 @@ class Encoded:
 
     def __len__(self) -> int:
         return int(self.input_ids.shape[0])
+
+
+def check_log(df: pd.DataFrame, outcome: str) -> np.ndarray:
+    """The outcome as float32 0/1 per row, after checking the log has unique event ids and a 0/1 outcome."""
+    if "event_id" not in df.columns:
+        raise ValueError(
+            f"the log has no 'event_id' column (columns: {sorted(map(str, df.columns))}); "
+            "load it through a sources loader, which adds a unique event_id per row"
+        )
+    if not df["event_id"].is_unique:
+        dupes = df["event_id"][df["event_id"].duplicated()].head(3).tolist()
+        raise ValueError(f"event_id must be unique; repeated values include {dupes}; deduplicate the log first")
+    if outcome not in df.columns:
+        raise ValueError(f"outcome column {outcome!r} is not in the log; columns: {sorted(map(str, df.columns))}")
+    if len(df) == 0:
+        raise ValueError("the log is empty; pass at least a few rows of each outcome class")
+    values = pd.to_numeric(df[outcome], errors="coerce")
+    bad = values.isna() | ~values.isin([0, 1])
+    if bad.any():
+        examples = df.loc[bad, outcome].head(3).tolist()
+        raise ValueError(
+            f"outcome {outcome!r} must be 0/1 for every row; {int(bad.sum())} rows are not, e.g. {examples}; "
+            "binarise it (e.g. rating >= 4) or drop those rows"
+        )
+    return values.to_numpy(dtype=np.float32)
 
 
 def encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int) -> Encoded:
@@ -113,7 +139,10 @@ class EpochBatches:
     def shard(self, rank: int, world_size: int) -> None:
         """Serve rank `rank`'s ceil(n / world_size) rows of each epoch's order (DistributedSampler's rule)."""
         if not 0 <= rank < world_size:
-            raise ValueError(f"rank must lie in [0, world_size); got rank={rank}, world_size={world_size}; pass the trainer's global_rank and world_size")
+            raise ValueError(
+                f"rank must lie in [0, world_size); got rank={rank}, world_size={world_size}; "
+                "pass the trainer's global_rank and world_size"
+            )
         self.rank, self.world_size = rank, world_size
 
     @property
@@ -124,7 +153,7 @@ class EpochBatches:
     def __len__(self) -> int:
         return -(-self.rows_per_shard // self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
             order = torch.randperm(self.n, generator=generator)
@@ -152,14 +181,17 @@ class RowsDataModule(L.LightningDataModule):
     devices go back to their rows. Each loader is sharded by the attached trainer's rank.
     """
 
-    def __init__(self, inputs: dict[str, Tensor], labels: np.ndarray, is_val: np.ndarray, batch_size: int, seed: int) -> None:
+    def __init__(
+        self, inputs: dict[str, Tensor], labels: np.ndarray, is_val: np.ndarray, batch_size: int, seed: int
+    ) -> None:
         super().__init__()
         y = torch.as_tensor(np.asarray(labels, dtype=np.float32))  # (N,)
         val = torch.as_tensor(np.asarray(is_val, dtype=bool))
         everything = {**inputs, "label": y}
         n_val = int(val.sum())
         self.train = EpochBatches({k: v[~val] for k, v in everything.items()}, batch_size, seed, shuffle=True)
-        self.val = EpochBatches({**{k: v[val] for k, v in everything.items()}, "row": torch.arange(n_val)}, batch_size, seed, shuffle=False)
+        val_rows = {**{k: v[val] for k, v in everything.items()}, "row": torch.arange(n_val)}
+        self.val = EpochBatches(val_rows, batch_size, seed, shuffle=False)
         self.all = EpochBatches({**everything, "row": torch.arange(len(y))}, batch_size, seed, shuffle=False)
 
     @property

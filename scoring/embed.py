@@ -89,7 +89,11 @@ def _encode(
             for start in range(0, len(items), batch_size):
                 chunk = items[start : start + batch_size]
                 batch = tokenizer(
-                    [t for _, t in chunk], padding=True, truncation=True, max_length=max_length, return_tensors="pt",
+                    [t for _, t in chunk],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
                     return_token_type_ids=False,
                 ).to(device)
                 hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state

@@ -30,6 +30,32 @@ def ece(labels: np.ndarray, probs: np.ndarray, n_bins: int = 10) -> float:
     return float(total / y.size)
 
 
+def split_metrics(
+    labels: np.ndarray, scores: np.ndarray, is_val: np.ndarray, fit_seconds: float, predict_seconds: float
+) -> tuple[dict[str, float], tuple[str, ...]]:
+    """AUC and row counts of the train and val splits, and a note for each split whose AUC is nan (one class)."""
+    n_train, n_val = int((~is_val).sum()), int(is_val.sum())
+    metrics = {
+        "auc_train": auc(labels[~is_val], scores[~is_val]),
+        "auc_val": auc(labels[is_val], scores[is_val]),
+        "n_train": float(n_train),
+        "n_val": float(n_val),
+        "n_train_pos": float(labels[~is_val].sum()),
+        "n_val_pos": float(labels[is_val].sum()),
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+    }
+    notes = []
+    for side, mask in (("val", is_val), ("train", ~is_val)):
+        if np.isnan(metrics[f"auc_{side}"]):
+            classes = sorted({int(v) for v in labels[mask]})
+            notes.append(
+                f"auc_{side} is nan: the {side} split has {int(mask.sum())} rows and outcome classes {classes}; "
+                "AUC needs both 0s and 1s"
+            )
+    return metrics, tuple(notes)
+
+
 @dataclass(frozen=True)
 class RankMetrics:
     """Means over users of one held-out item's NDCG@k, Recall@k and AUC against every candidate item."""
@@ -45,7 +71,9 @@ class RankMetrics:
         return {f"ndcg@{self.k}": self.ndcg, f"recall@{self.k}": self.recall, "auc": self.auc}
 
 
-def target_rank_metrics(n_greater: np.ndarray, n_tied: np.ndarray, n_candidates: np.ndarray, k: int = 10) -> RankMetrics:
+def target_rank_metrics(
+    n_greater: np.ndarray, n_tied: np.ndarray, n_candidates: np.ndarray, k: int = 10
+) -> RankMetrics:
     """Metrics of one relevant item per user from how many candidates score above it and level with it.
 
     Ties are broken uniformly at random, in expectation: the target lands at each 0-based position
@@ -66,7 +94,9 @@ def target_rank_metrics(n_greater: np.ndarray, n_tied: np.ndarray, n_candidates:
     return RankMetrics(float(ndcg.mean()), float(recall.mean()), float(auc_u.mean()), int(g.size), k, ndcg)
 
 
-def paired_difference_ci(a: np.ndarray, b: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def paired_difference_ci(
+    a: np.ndarray, b: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """(mean(a - b), lower, upper): a percentile bootstrap over users of a paired per-user metric difference.
 
     Resampling users, not items, because one user's held-out item is the unit both models are scored on.

@@ -1,4 +1,4 @@
-"""The relevance networks (backbone + pooling + head, or a head over frozen embeddings) and their LightningModule."""
+"""Relevance networks (backbone with a linear or yes/no head, LoRA; frozen-embedding head) and their LightningModule."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from scoring.metrics import auc
 
@@ -84,14 +84,43 @@ class RelevanceNet(nn.Module):
             return self.head(pooled.float()).squeeze(-1)  # (B, 1) -> (B,)
 
 
+YES_NO_PROMPT = "Will the user like this item? Answer:"
+
+
+def yes_no_ids(tokenizer: PreTrainedTokenizerBase) -> tuple[int, int]:
+    """Token ids of " Yes" and " No" (their last piece, as the answer's first token), or an error naming the fix."""
+    ids = []
+    for word in ("Yes", "No"):
+        found = None
+        for form in (f" {word}", word):
+            pieces = tokenizer(form, add_special_tokens=False)["input_ids"]
+            if pieces and pieces[-1] != tokenizer.unk_token_id:
+                found = int(pieces[-1])
+                break
+        if found is None:
+            raise ValueError(
+                f"head='yes_no' needs a {word!r} token in the backbone's vocabulary, found none; use head='linear'"
+            )
+        ids.append(found)
+    return ids[0], ids[1]
+
+
+def apply_lora(backbone: PreTrainedModel, r: int) -> nn.Module:
+    """Wrap every linear layer of the transformer body in rank-r LoRA adapters (peft); the base weights freeze."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as exc:
+        raise ImportError("mode='lora' needs peft: pip install 'recdo[lora]' (peft 0.21)") from exc
+    config = LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules="all-linear", bias="none")
+    return get_peft_model(backbone, config)
+
+
 class EmbeddingHead(nn.Module):
     """One logit per row from frozen user-side and item-side embeddings: an MLP over [u, i, u*i]."""
 
     def __init__(self, width: int, hidden: int = 128, prior: float | None = None, dropout: float = 0.1) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(3 * width, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1)
-        )
+        self.mlp = nn.Sequential(nn.Linear(3 * width, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
         _bias_init(self.mlp[-1], prior)
 
     def forward(self, user_vec: Tensor, item_vec: Tensor) -> Tensor:
@@ -187,7 +216,8 @@ class ScorerModule(L.LightningModule):
             kept.clear()
 
     def on_train_end(self) -> None:
-        seen = self.all_gather(torch.tensor([self.samples_seen, self.tokens_seen], device=self.device))  # (W, 2) or (2,)
+        counts = torch.tensor([self.samples_seen, self.tokens_seen], device=self.device)
+        seen = self.all_gather(counts)  # (W, 2) or (2,)
         self.samples_all_devices, self.tokens_all_devices = (int(v) for v in seen.reshape(-1, 2).sum(dim=0))
 
     def on_predict_epoch_start(self) -> None:
@@ -203,7 +233,10 @@ class ScorerModule(L.LightningModule):
     def on_predict_epoch_end(self) -> None:
         rows, (logits,) = self._gather_rows(self._pred_rows, self._pred_logits)
         if not np.array_equal(rows, np.arange(rows.size)):
-            raise RuntimeError(f"predictions gathered from {self.trainer.world_size} devices cover {rows.size} rows but not rows 0..{rows.size - 1}; the predict loader must serve every row")
+            raise RuntimeError(
+                f"predictions gathered from {self.trainer.world_size} devices cover {rows.size} rows but not rows "
+                f"0..{rows.size - 1}; the predict loader must serve every row"
+            )
         self.predicted = logits.astype(np.float64)
         self._pred_logits.clear()
         self._pred_rows.clear()

@@ -1,4 +1,4 @@
-"""Multi-device scorer training: `python -m scoring.multidevice JOB OUT`, the one command Lightning relaunches per device."""
+"""Multi-device scorer training: `python -m scoring.multidevice JOB OUT`, what Lightning relaunches per device."""
 
 from __future__ import annotations
 
@@ -8,17 +8,21 @@ from pathlib import Path
 
 import torch
 
-from scoring.train import FitJob, _deterministic_run, fit_and_predict
+from scoring.fit import FitJob, fit_and_predict
+from scoring.train import deterministic_run
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train the pickled FitJob at JOB on this rank; global rank 0 alone writes the FitOutcome to OUT."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        raise SystemExit(f"usage: python -m scoring.multidevice JOB OUT; got {len(args)} arguments {args!r}; train_and_score writes JOB and reads OUT")
+        raise SystemExit(
+            f"usage: python -m scoring.multidevice JOB OUT; got {len(args)} arguments {args!r}; "
+            "train_and_score writes JOB and reads OUT"
+        )
     job_path, out_path = Path(args[0]), Path(args[1])
     job: FitJob = torch.load(job_path, weights_only=False)  # written by train_and_score in the parent a moment ago
-    with _deterministic_run(job.config.seed, quiet=not job.config.progress, threads=job.threads):
+    with deterministic_run(job.config.seed, quiet=not job.config.progress, threads=job.threads):
         outcome, trainer = fit_and_predict(job)
     if trainer.is_global_zero:  # every rank holds the same gathered outcome: one writer
         tmp = out_path.with_name(out_path.name + ".tmp")

@@ -14,8 +14,19 @@ SEP = "[SEP]"
 # and the treatment, slot or logging probability would make the score a function of the intervention itself
 # (the score is a node upstream of the outcome in the causal graph, so it must depend on user and item only).
 EXCLUDED = frozenset(
-    {"event_id", "ts", "user_id", "item_id", "item_text", "policy", "strategy", "position", "propensity",
-     "reason_shown", "partition"}
+    {
+        "event_id",
+        "ts",
+        "user_id",
+        "item_id",
+        "item_text",
+        "policy",
+        "strategy",
+        "position",
+        "propensity",
+        "reason_shown",
+        "partition",
+    }
 )
 _HASH = re.compile(r"[0-9a-fA-F]{16,}")
 _SPACE = re.compile(r"\s+")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from common.files import sha256_named_files
 
 
 class SourceError(ValueError):
@@ -40,10 +41,4 @@ class LoadedLog:
 
 def hash_files(paths: list[Path]) -> str:
     """sha256 over the bytes of the files, in the given order (the run's data identity)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode())
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return sha256_named_files(paths)

@@ -40,7 +40,11 @@ def load_obd(root: str | Path, policies: tuple[str, ...] = ("random", "bts"), ca
     frames = []
     for policy, path in zip(policies, logs):
         raw = _read_csv(path)
-        raw = raw.rename(columns={raw.columns[0]: "row"}) if raw.columns[0].startswith("Unnamed") else raw.assign(row=np.arange(len(raw)))
+        raw = (
+            raw.rename(columns={raw.columns[0]: "row"})
+            if raw.columns[0].startswith("Unnamed")
+            else raw.assign(row=np.arange(len(raw)))
+        )
         raw["policy"] = policy
         frames.append(raw)
     raw = pd.concat(frames, ignore_index=True)
@@ -85,6 +89,10 @@ def load_obd(root: str | Path, policies: tuple[str, ...] = ("random", "bts"), ca
             f"their hashed item features are salted per file; {policies[0]}'s context is used for all rows "
             "(item_feature_0 is identical across files)",
         ),
-        Dropped("user id", "OBD logs none; user_id is a hash of the four user features, so users sharing them share an id"),
+        Dropped(
+            "user id", "OBD logs none; user_id is a hash of the four user features, so users sharing them share an id"
+        ),
     )
-    return LoadedLog(frame=frame, source=f"obd:{root.name}/{campaign}", data_hash=hash_files([*logs, context_path]), dropped=dropped)
+    return LoadedLog(
+        frame=frame, source=f"obd:{root.name}/{campaign}", data_hash=hash_files([*logs, context_path]), dropped=dropped
+    )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -85,7 +85,17 @@ def upsert_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: object) ->
     """Insert or update the `runs` row of `run_id` with the given fields."""
     if "params" in fields and not isinstance(fields["params"], str):
         fields["params"] = json.dumps(fields["params"], sort_keys=True, default=str)
-    known = {"flow_run_id", "started_at", "finished_at", "status", "params", "data_hash", "code_version", "source", "message"}
+    known = {
+        "flow_run_id",
+        "started_at",
+        "finished_at",
+        "status",
+        "params",
+        "data_hash",
+        "code_version",
+        "source",
+        "message",
+    }
     unknown = set(fields) - known
     if unknown:
         raise ValueError(f"unknown runs columns {sorted(unknown)}; known: {sorted(known)}")
@@ -107,4 +117,4 @@ def read_table(path: str | Path, table: str, run_id: str | None = None) -> pd.Da
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -1,15 +1,17 @@
-"""Retry policy shared by the I/O tasks: retry what may pass on a second try, never a bad input."""
+"""Retry policy shared by the tasks: retry what may pass on a second try, never a bad input."""
 
 from __future__ import annotations
 
-from sources import SourceError
+# A bad log, config or weight file fails the same way every time: SourceError and WeightsMismatch are
+# ValueErrors, a missing file or an optional package that is not installed cannot appear by retrying.
+BAD_INPUT = (ValueError, FileNotFoundError, ImportError)
 
 
 def retry_unless_bad_input(task, task_run, state) -> bool:
-    """Prefect retry_condition_fn: a missing or malformed file fails the same way every time."""
+    """Prefect retry_condition_fn: retry a crash (a scorer resumes from its checkpoint), never a bad input."""
     try:
         state.result()
-    except (SourceError, FileNotFoundError):
+    except BAD_INPUT:
         return False
     except Exception:
         return True

@@ -11,17 +11,14 @@ from prefect import Task
 from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy, Inputs
 from prefect.context import TaskRunContext
 
-from recdo.lineage import code_version
+from common.files import sha256_file
+from store.lineage import code_version
 
 
 @lru_cache(maxsize=256)
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     # Keyed by (size, mtime) too, so a file rewritten in place is hashed again.
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def file_sha256(path: str | Path) -> str:

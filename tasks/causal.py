@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import causal
-from causal.ab import with_ab_diagnostics
-from causal.policy_value import evaluate_obd_target
+from causal.config import OffPolicyConfig
+from causal.policy.network_value import evaluate_obd_target
 
 
 @task(name="prepare effects", cache_policy=NO_CACHE)
@@ -31,26 +29,25 @@ def bootstrap_chunk(
 def combine_effects(
     scored_path: str, prepared: causal.PreparedEffects, chunks: list[causal.BootstrapChunk]
 ) -> causal.EffectReport:
-    """The pair's estimates with their intervals from every chunk."""
-    report = causal.combine_effects(prepared, chunks)
-    # The A/B rows carry the test's verdict and minimum detectable effect beside the interval.
-    return replace(report, estimates=with_ab_diagnostics(report.estimates, pd.read_parquet(scored_path)))
+    """The pair's estimates with their intervals from every chunk (the A/B rows carry the test's verdict)."""
+    return causal.combine_effects(prepared, chunks)
 
 
 @task(name="evaluate target policy", cache_policy=NO_CACHE)
 def evaluate_target_policy(
-    scored_path: str, prior_path: str, logged: str, target: str, config: causal.CausalConfig, refits: int
+    scored_path: str, off_policy: OffPolicyConfig, config: causal.CausalConfig
 ) -> tuple[causal.Estimate, ...]:
     """Off-policy estimates (and the network's answer) of the target policy's click rate from the logged rows."""
     return evaluate_obd_target(
         pd.read_parquet(scored_path),
-        logged_value=logged,
-        prior_path=prior_path,
+        logged_value=off_policy.logged,
+        prior_path=off_policy.prior,
+        campaign=off_policy.campaign,
         n_bootstrap=config.n_bootstrap,
         seed=config.seed,
-        target_value=target,
+        target_value=off_policy.target,
         config=config,
-        model_refits=refits,
+        model_refits=off_policy.refits,
         policy_column=config.treatment,
         outcome=config.outcome,
     )

@@ -9,19 +9,19 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from recdo import partitions
+from common.files import atomic_path
+from sources import partitions
 from tasks.refs import LogRef
 
 
 @task(name="select partition", cache_policy=NO_CACHE)
 def select_partition(log: LogRef, partition: str) -> LogRef:
-    """The partition's rows, parked beside the full log; data_hash stays the source's (the partition is in the run id)."""
+    """The partition's rows, parked beside the full log; data_hash stays the source's (the run id has the partition)."""
     frame = pd.read_parquet(log.path)
     part = partitions.select(frame, partition)
     out = Path(log.path).with_name(f"{Path(log.path).stem}-{partition}.parquet")
-    tmp = out.with_suffix(".tmp")
-    part.to_parquet(tmp, index=False)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        part.to_parquet(tmp, index=False)
     note = f"partition {partition}: {len(part)} of {len(frame)} rows"
     undated = int((partitions.partition_of(frame) == "unknown").sum())
     if undated:  # no day of theirs is ever run: say so rather than lose them quietly

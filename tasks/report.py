@@ -9,7 +9,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 import store
-from recdo.report import write_report
+from report import write_report
 
 
 @task(name="publish report", cache_policy=NO_CACHE)
@@ -24,7 +24,9 @@ def publish_report(db: str, run_id: str, work_dir: str, partition: str | None) -
     except Exception as exc:  # noqa: BLE001 - the estimates are stored; the page is a convenience
         get_run_logger().warning("report for %s not written: %s: %s", run_id, type(exc).__name__, exc)
         return None
-    create_link_artifact(key="report", link=out.as_uri(), link_text=f"recdo report of {run_id}", description="HTML report of this run")
+    create_link_artifact(
+        key="report", link=out.as_uri(), link_text=f"recdo report of {run_id}", description="HTML report of this run"
+    )
     create_markdown_artifact(
         key="report-location",
         markdown=(

@@ -1,4 +1,4 @@
-"""Task: train the relevance scorer and attach its calibrated P(outcome) to every clean row (retried from checkpoint)."""
+"""Task: train the relevance scorer, attach its calibrated P(outcome) to every clean row (retried from checkpoint)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,17 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import scoring
+from tasks._retry import retry_unless_bad_input
 from tasks.refs import ScoreRef
 
 
-def retry_unless_bad_input(task, task_run, state) -> bool:
-    """Retry a crash mid-training (it resumes from its last checkpoint), never a bad log, config or weight file."""
-    try:
-        state.result()
-    except (ValueError, FileNotFoundError, ImportError):  # WeightsMismatch is a ValueError
-        return False
-    except Exception:
-        return True
-    return True
-
-
-@task(name="train scorer", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=0, retry_condition_fn=retry_unless_bad_input)
+@task(
+    name="train scorer",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_delay_seconds=0,
+    retry_condition_fn=retry_unless_bad_input,
+)
 def train_scorer(clean_path: str, outcome: str, config: scoring.ScorerConfig, run_dir: str) -> ScoreRef:
     frame = pd.read_parquet(clean_path)
     # Checkpoints live under run_dir/scorer, keyed by (config, data): a retry of this task picks up the last one.

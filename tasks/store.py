@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 import causal
 import store
-from recdo.lineage import code_version
+from store.lineage import code_version
 from tasks._retry import retry_unless_bad_input
 from tasks.refs import GateRef, LogRef, ScoreRef
 

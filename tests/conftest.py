@@ -17,6 +17,14 @@ REPO = Path(__file__).resolve().parent.parent
 OBD = REPO / "data" / "obd-sample"
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that starts Prefect (the server fixture) is an integration test and slow, marked or not."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def obd_log() -> pd.DataFrame:
     import sources
@@ -37,3 +45,14 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def week_log(tmp_path_factory) -> Path:
+    """2,800 simulated impressions over 2024-03-01..07 (a `partition` column, ~400 rows a day)."""
+    from causal.sim.simulator import SimulatorConfig, simulate
+
+    sim = simulate(SimulatorConfig(users=200, impressions=2800, seed=0, days=7))
+    path = tmp_path_factory.mktemp("week") / "week.parquet"
+    sim.log.to_parquet(path, index=False)
+    return path

@@ -1,0 +1,113 @@
+"""The end-of-run summary a person reads: one table per (treatment, outcome) and plain verdict sentences."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def fmt(x: float | None, digits: int = 5) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _short_set(names: Sequence[str]) -> str:
+    """An adjustment set short enough for a table cell; `recdo effects --json` has it whole."""
+    names = list(names)
+    return ", ".join(names) if len(names) <= 2 else f"{names[0]} … {names[-1]} ({len(names)})"
+
+
+def print_summary(summary) -> None:
+    """The table a person reads at the end of a run: every estimate with its interval."""
+    from rich.console import Console
+
+    # Wide enough for one line per estimate even when stdout is a pipe (CI logs, `make demo | tee`).
+    console = Console(width=max(Console().width, 140))
+    pairs = list(dict.fromkeys((e["treatment"], e["outcome"]) for e in summary.estimates))
+    for treatment, outcome in pairs:
+        rows = [e for e in summary.estimates if (e["treatment"], e["outcome"]) == (treatment, outcome)]
+        console.print(_pair_table(f"recdo run {summary.run_id}: what {treatment} does to {outcome}", rows))
+    _print_verdicts(console, summary, pairs)
+
+
+def _pair_table(title: str, estimates):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("estimand", "method", "estimate", "95% CI", "n rows", "adjusted for"):
+        table.add_column(col, justify="right" if col in ("estimate", "95% CI", "n rows") else "left", no_wrap=True)
+    for e in estimates:
+        treatment, outcome = e["treatment"], e["outcome"]
+        logged = (e.get("diagnostics") or {}).get("logged_policy")
+        if logged:  # off-policy: the target policy's value read from another policy's log
+            estimand = f"P({outcome}=1) under {e['treatment_value']}, from {logged} log"
+        elif e["estimand"] in ("ate", "cate"):
+            estimand = f"{e['estimand'].upper()} {e['treatment_value']} − {e['baseline_value']}"
+            if e.get("segment"):
+                estimand += f" | {e['segment']}"
+        elif e["method"] == "naive":  # conditioning, not intervening: this is the biased comparison
+            estimand = f"P({outcome}=1 | {treatment}={e['treatment_value']})"
+        else:
+            estimand = f"P({outcome}=1 | do({treatment}={e['treatment_value']}))"
+        table.add_row(
+            estimand,
+            e["method"],
+            fmt(e["estimate"]),
+            f"[{fmt(e['ci_low'])}, {fmt(e['ci_high'])}]",
+            str(e["n_rows"]),
+            _short_set(e["adjustment_set"]) or ("nothing (no backdoor path)" if e["method"] == "bn_do" else "—"),
+        )
+    return table
+
+
+def _print_verdicts(console, summary, pairs) -> None:
+    """Plain sentences under the tables: A/B verdicts, off-policy context, whether each ATE excludes 0."""
+    for e in summary.estimates:
+        diagnostics = e.get("diagnostics") or {}
+        if e["method"] == "ab_diff" and "verdict" in diagnostics:
+            console.print(
+                f"A/B {e['treatment']}={e['treatment_value']} vs {e['baseline_value']} on {e['outcome']}: "
+                f"{diagnostics['verdict']}"
+            )
+    truth = next(
+        (
+            e["diagnostics"]["on_policy_value"]
+            for e in summary.estimates
+            if "on_policy_value" in (e.get("diagnostics") or {})
+        ),
+        None,
+    )
+    if truth is not None:
+        console.print(
+            f"Off-policy rows estimate the target policy's click rate from the logged policy's rows alone; "
+            f"its own log gives {truth:.5f} (relative errors: recdo effects --json, diagnostics)."
+        )
+    for e in summary.estimates:
+        if e["estimand"] == "ate" and e["method"] == "bn_do":
+            verdict = (
+                "the interval includes 0: the data cannot tell these two apart"
+                if e["ci_low"] <= 0 <= e["ci_high"]
+                else "the interval excludes 0"
+            )
+            if e.get("explanation"):
+                console.print(
+                    f"ATE {e['treatment']}={e['treatment_value']} vs {e['baseline_value']} on {e['outcome']} "
+                    f"(bn_do): no number. {e['explanation']}"
+                )
+                continue
+            checks = (e.get("diagnostics") or {}).get("refutations_passed")
+            checked = f" Refutations passed: {checks}." if checks else ""
+            console.print(
+                f"ATE {e['treatment']}={e['treatment_value']} vs {e['baseline_value']} on {e['outcome']} (bn_do): "
+                f"{fmt(e['estimate'])}; {verdict}.{checked}"
+            )
+    metrics = ", ".join(
+        f"{k}={v:.3f}" if k.startswith("auc") else f"{k}={v:.0f}"
+        for k, v in summary.scorer_metrics.items()
+        if k in ("auc_train", "auc_val", "n_train", "n_val", "samples_per_s")
+    )
+    console.print(
+        f"rows: {summary.n_in} in, {summary.n_clean} processed, {summary.n_quarantined} quarantined | scorer: "
+        f"{metrics}\n"
+        f"network edges ({pairs[0][0]} → {pairs[0][1]}): {', '.join(f'{u}→{v}' for u, v in summary.edges)}\n"
+        f"run id: {summary.run_id}   results: {summary.db} (recdo effects --db {summary.db})"
+    )

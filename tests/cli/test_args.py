@@ -1,0 +1,58 @@
+"""One flag table: `recdo run` and `recdo backfill` accept the same pipeline flags and map them the same way."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.params import PipelineParams
+from recdo.cli import build_parser
+from recdo.cli.args import FLAGS, Flag, params_from_args
+
+BACKFILL = ["backfill", "--start", "2024-01-01", "--end", "2024-01-02"]
+REPEATED = {"--map": "col=user_id", "--treatment": "position", "--outcome": "returned", "--baseline": "policy=bts"}
+TEXT = {"--data": "some/log.parquet", "--backbone": "minilm", "--accelerator": "gpu", "--strategy": "ddp"}
+
+
+def _value(flag: Flag) -> list[str]:
+    """A value for `flag` that differs from its default, so the test sees whether it arrived."""
+    if flag.switch:
+        return []
+    if flag.repeat:
+        return [REPEATED[flag.flag]]
+    if flag.choices:
+        default = PipelineParams.model_fields[flag.field].default
+        return [next(c for c in reversed(flag.choices) if c != default)]
+    if flag.type is int:
+        return ["7"]
+    if flag.type is float:
+        return ["0.25"]
+    return [TEXT.get(flag.flag, "a-value")]
+
+
+def _params(argv: list[str]) -> PipelineParams:
+    return params_from_args(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAGS if not f.run_only], ids=lambda f: f.flag)
+def test_backfill_takes_every_pipeline_flag_of_run(flag):
+    argv = [flag.flag, *_value(flag)]
+    via_run, via_backfill = _params(["run", *argv]), _params([*BACKFILL, *argv])
+    assert via_run == via_backfill
+    assert via_run != PipelineParams(), f"{flag.flag} did not reach PipelineParams"
+
+
+@pytest.mark.parametrize("flag", [f for f in FLAGS if f.run_only], ids=lambda f: f.flag)
+def test_flags_of_run_alone_say_why(flag, capsys):
+    assert len(flag.run_only) > 20  # the reason, not a marker
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*BACKFILL, flag.flag, "x"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults_params_hold(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # argparse wraps at hyphens too (tiny-bert) on a narrow terminal
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    shown = capsys.readouterr().out
+    for text in ("(default: 200)", "(default: 1.0)", "(default: tiny-bert)", "(default: all)", "(default: .recdo)"):
+        assert text in shown, text

@@ -1,0 +1,157 @@
+"""End to end on loopback: a real Prefect server and process worker, deployments from prefect.yaml, `recdo watch`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pandas as pd
+import pytest
+
+from tests.helpers import LIGHT, PREFECT, REPO, WEEK, prefect_cli, query
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # a real Prefect server, worker and CLI processes
+
+
+@pytest.fixture
+def quick_slots(monkeypatch):
+    """A run waiting for on-new-data's single slot is retried after 2 s instead of 30 (set before the server starts)."""
+    monkeypatch.setenv("PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS", "2")
+
+
+def _api(env: dict, method: str, path: str, body: dict | None = None):
+    request = urllib.request.Request(
+        env["PREFECT_API_URL"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=15) as resp:
+        text = resp.read()
+    return json.loads(text) if text else None
+
+
+def _deployment_runs(env: dict, deployment_id: str) -> list[dict]:
+    return _api(env, "POST", "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}})
+
+
+def _spawn(args: list[str], env: dict, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(args, env=env, cwd=REPO, start_new_session=True, **kwargs)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _drop(frame: pd.DataFrame, incoming, name: str) -> None:
+    """Write-then-rename, as a well-behaved producer does: the temp name is never read."""
+    tmp = incoming / f".{name}.part"
+    frame.to_parquet(tmp, index=False)
+    tmp.rename(incoming / name)
+
+
+def test_new_partition_files_each_start_one_deployment_run(quick_slots, real_server, week_log, tmp_path):
+    env = {**real_server, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    db, incoming = tmp_path / "r.duckdb", tmp_path / "incoming"
+    incoming.mkdir()
+    prefect_cli(env, "work-pool", "create", "recdo-local", "--type", "process")
+    # Worker and watcher start while the deployments are made (each takes seconds to import).
+    worker = _spawn(
+        [PREFECT, "worker", "start", "--pool", "recdo-local", "--type", "process"],
+        env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    watcher = _spawn(
+        [
+            sys.executable,
+            "-m",
+            "recdo.cli",
+            "watch",
+            str(incoming),
+            "--db",
+            str(db),
+            "--settle",
+            "1",
+            "--interval",
+            "0.3",
+        ],
+        env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(line) for line in watcher.stdout], daemon=True).start()
+    try:
+        prefect_cli(env, "deploy", "--all")
+        deployments = {d["name"]: d for d in _api(env, "POST", "/deployments/filter", {})}
+        assert set(deployments) == {"pipeline", "on-new-data", "backfill"}
+        on_new = deployments["on-new-data"]
+        assert on_new["entrypoint"] == "flows/arrival.py:on_new_data"
+        assert on_new["global_concurrency_limit"]["limit"] == 1  # one writer of the DuckDB file at a time
+        # The deployment's defaults, edited the way a user would in the UI: light settings, this test's database.
+        params = {**LIGHT, "db": str(db), "work_dir": str(tmp_path / "work")}
+        _api(env, "PATCH", f"/deployments/{on_new['id']}", {"parameters": {"params": params}})
+        while not any(line.startswith("watching ") for line in lines):  # the watcher is up
+            assert watcher.poll() is None, lines
+            time.sleep(0.2)
+
+        log = pd.read_parquet(week_log)
+        days = {day: log[log.partition == day] for day in WEEK[:2]}
+        for day, frame in days.items():
+            _drop(frame, incoming, f"{day}.parquet")
+
+        deadline = time.monotonic() + 300
+        while True:
+            runs = _deployment_runs(env, on_new["id"])
+            if sum(r["state"]["type"] == "COMPLETED" for r in runs) == 2:
+                break
+            failed = [r for r in runs if r["state"]["type"] in ("FAILED", "CRASHED")]
+            assert not failed, failed[0]["state"]
+            assert time.monotonic() < deadline, f"runs: {[r['state']['name'] for r in runs]}; watcher: {lines}"
+            time.sleep(1)
+        assert len(runs) == 2
+        assert sorted(r["parameters"]["partition"] for r in runs) == WEEK[:2]
+        assert sum("emitted recdo.data.arrived" in line for line in lines) == 2, lines
+
+        stored = query(db, "SELECT run_id, status, flow_run_id, params, data_hash FROM runs")
+        assert sorted(json.loads(p)["partition"] for p in stored.params) == WEEK[:2]
+        assert (stored.status == "completed").all()
+        got = query(db, 'SELECT "partition", count(*) n FROM interventions GROUP BY 1 ORDER BY 1')
+        assert got.partition.tolist() == WEEK[:2] and (got.n > 0).all()
+        assert query(db, "SELECT count(*) n FROM scores").n[0] == sum(len(f) for f in days.values())
+        # Lineage: each stored run names its flow run, a subflow of one of the two deployment runs.
+        for flow_run_id in stored.flow_run_id:
+            sub = _api(env, "GET", f"/flow_runs/{flow_run_id}")
+            parent = _api(env, "GET", f"/task_runs/{sub['parent_task_run_id']}")
+            assert parent["flow_run_id"] in {r["id"] for r in runs}
+        ledger = query(db, 'SELECT "partition", data_hash FROM ingested_files ORDER BY 1')
+        assert ledger.partition.tolist() == WEEK[:2] and set(ledger.data_hash) == set(stored.data_hash)
+
+        # The same bytes again, under a new name: recorded as seen, no event, no run.
+        shutil.copy(incoming / f"{WEEK[0]}.parquet", incoming / ".again.part")
+        (incoming / ".again.part").rename(incoming / "again.parquet")
+        deadline = time.monotonic() + 30
+        while not any("again.parquet: content already ingested" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.2)
+        # No event was emitted for it, so no run can follow: the watcher's own log says so.
+        assert sum("emitted recdo.data.arrived" in line for line in lines) == 2, lines
+        assert len(_deployment_runs(env, on_new["id"])) == 2
+    finally:
+        _stop(watcher)
+        _stop(worker)
