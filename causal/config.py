@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from common.values import check_int as _check_int
 BOOTSTRAP_STREAM = 1  # the estimate's replicates, one stream per chunk
 PLACEBO_STREAM = 2  # the placebo's replicates, one stream per chunk
 REFUTE_STREAM = 7  # the placebo's permutation, the random common cause and the random halves
+
+Resample = Literal["cells", "rows"]
+RESAMPLES: tuple[str, ...] = get_args(Resample)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,10 @@ class CausalConfig:
     segment: str | None = "auto"  # CATE by this pre-treatment node; "auto": first user feature adjusted for
     min_stratum_share: float = 0.01  # a stratum this large where a treatment value never occurs withholds it
     refute: bool = True  # placebo, random common cause and random halves beside every ATE
+    # How a bootstrap replicate redraws the log: "cells" draws multinomial counts over the contingency table's
+    # cells (cost: cells x replicates), "rows" redraws the rows themselves (cost: rows x replicates; the
+    # reference, and only possible when the input has one row per impression). Equal in distribution.
+    resample: Resample = "cells"
 
     def __post_init__(self) -> None:
         for name in ("treatment", "outcome"):
@@ -90,6 +98,11 @@ class CausalConfig:
         object.__setattr__(self, "latent_confounders", pairs)
         if self.segment is not None and (not isinstance(self.segment, str) or not self.segment):
             raise ValueError(f"segment must be a node name, 'auto' or None; got {self.segment!r}")
+        if self.resample not in RESAMPLES:
+            raise ValueError(
+                f"resample must be one of {list(RESAMPLES)}; got {self.resample!r}; 'cells' reweights the "
+                "contingency table (fast at any log size), 'rows' redraws the rows (the slow reference)"
+            )
         share = self.min_stratum_share
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share < 1:
             raise ValueError(

@@ -20,6 +20,9 @@ _LAZY = {
     "enforce": "expectations.gate",
     "run_gate": "expectations.gate",
     "build_suite": "expectations.suite",
+    "FileGateResult": "expectations.scan",
+    "log_files": "expectations.parquet_log",
+    "run_file_gate": "expectations.scan",
 }
 
 __all__ = ["GateConfig", *sorted(_LAZY)]

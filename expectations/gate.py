@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -57,25 +58,41 @@ class GateResult:
         return self.n_quarantined / self.n_in if self.n_in else 0.0
 
 
+class GateCounts(Protocol):
+    """What enforce reads of a gate's outcome: GateResult here, FileGateResult of the file gate."""
+
+    n_in: int
+    n_clean: int
+    rule_counts: dict[str, int]
+
+    @property
+    def rejected_share(self) -> float: ...
+
+
 def check_dataset(df: pd.DataFrame, config: GateConfig) -> None:
     """Raise DatasetError for failures of the whole log, before any row is looked at."""
     if not isinstance(df, pd.DataFrame):
         raise DatasetError(f"the gate validates a pandas DataFrame, got {type(df).__name__}")
-    if len(df) == 0:
+    check_columns(list(df.columns), len(df), config)
+
+
+def check_columns(columns: list[Any], n_rows: int, config: GateConfig) -> None:
+    """Raise DatasetError when a log of `n_rows` rows with these columns cannot be validated at all."""
+    if n_rows == 0:
         raise DatasetError(
-            f"the log has 0 rows (columns: {list(df.columns)}); check the source path and the partition "
+            f"the log has 0 rows (columns: {list(columns)}); check the source path and the partition "
             f"or date filter that produced it"
         )
-    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    repeated = sorted({str(c) for c in pd.Index(columns)[pd.Index(columns).duplicated()]})
     if repeated:
         raise DatasetError(
             f"the log has more than one column named {repeated}; the loader's column mapping must map "
             f"exactly one source column to each canonical name"
         )
-    missing = [c for c in config.required_columns if c not in df.columns]
+    missing = [c for c in config.required_columns if c not in columns]
     if missing:
         raise DatasetError(
-            f"the log lacks required column(s) {missing}; found columns {list(df.columns)}; map your "
+            f"the log lacks required column(s) {missing}; found columns {list(columns)}; map your "
             f"column onto the canonical name with the loader's column mapping, e.g. "
             f"column_map={{'<your column>': {missing[0]!r}}} (outcome and treatment columns can instead "
             f"be named in the gate config: outcomes=..., treatment=...)"
@@ -143,7 +160,7 @@ def run_gate(df: pd.DataFrame, config: GateConfig) -> GateResult:
     )
 
 
-def enforce(result: GateResult, config: GateConfig, *, run_id: str | None = None) -> None:
+def enforce(result: GateCounts, config: GateConfig, *, run_id: str | None = None) -> None:
     """Raise GateFailed when the gate rejected a larger share of rows than config allows.
 
     Call it after the quarantine rows are stored, so the rows that stop the run can be inspected.
@@ -184,13 +201,15 @@ def _normalise(clean: pd.DataFrame, event_ids: pd.Series, config: GateConfig) ->
 def _rows_as_json(rows: pd.DataFrame) -> list[str]:
     """Each row as a JSON object of its values as they came in (missing values become null)."""
     names = [str(c) for c in rows.columns]
-    return [
-        json.dumps(dict(zip(names, map(_plain, values))), ensure_ascii=False, allow_nan=False)
-        for values in rows.itertuples(index=False, name=None)
-    ]
+    return [row_json(names, values) for values in rows.itertuples(index=False, name=None)]
 
 
-def _plain(value: Any) -> Any:
+def row_json(names: list[str], values: Iterable[Any]) -> str:
+    """One row as a JSON object of its values as they came in (missing values become null)."""
+    return json.dumps(dict(zip(names, map(json_ready, values))), ensure_ascii=False, allow_nan=False)
+
+
+def json_ready(value: Any) -> Any:
     """A JSON-ready copy of one cell: numbers stay numbers, times become ISO 8601 strings."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -214,9 +233,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value) if value.is_finite() else str(value)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, np.ndarray)):
-        return [_plain(v) for v in value]
+        return [json_ready(v) for v in value]
     return str(value)
 
 
@@ -243,7 +262,7 @@ def _observed(result: ExpectationValidationResult) -> str:
         }
     else:
         observed = None
-    return json.dumps(_plain(observed), ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_ready(observed), ensure_ascii=False, allow_nan=False)
 
 
 def _result_row(rule: str, result: ExpectationValidationResult) -> dict[str, Any]:

@@ -38,7 +38,11 @@ class PipelineParams(BaseModel):
         ),
     )
     source: Literal["auto", "obd", "table"] = Field(
-        "auto", description="How to read `data`: auto picks obd for a directory, table for a file."
+        "auto",
+        description=(
+            "How to read `data`: auto decides by content (sources.detect: an Open Bandit directory is obd; a CSV or "
+            "Parquet file, a folder or glob of Parquet files or a `recdo simulate` folder is table)."
+        ),
     )
     campaign: str = Field(OffPolicyConfig.campaign, description="Open Bandit campaign (all, men, women).")
     column_map: dict[str, str] = Field(
@@ -93,6 +97,14 @@ class PipelineParams(BaseModel):
     )
     max_epochs: int = Field(_SCORER.max_epochs, ge=1, description="Scorer training epochs.")
     batch_size: int = Field(_SCORER.batch_size, ge=1, description="Scorer batch size, per device.")
+    scorer_train_rows: int = Field(
+        _SCORER.train_rows,
+        ge=2,
+        description=(
+            "A longer log trains the scorer on a seeded sample of this many rows (stratified by outcome), then scores "
+            "every row in batches; a log up to this size trains on every row."
+        ),
+    )
     accelerator: str = Field(_SCORER.accelerator, description="Lightning accelerator: auto, cpu, gpu.")
     devices: int = Field(
         _SCORER.devices,
@@ -231,8 +243,9 @@ class PipelineParams(BaseModel):
     def resolved_source(self) -> Literal["obd", "table"]:
         if self.source != "auto":
             return self.source
-        data = Path(self.data)
-        return "obd" if data.is_dir() and not (data / "log.parquet").is_file() else "table"
+        from sources.detect import source_kind  # by content: a folder of Parquet files is no Open Bandit directory
+
+        return source_kind(self.data)
 
     def resolved_ope_prior(self) -> str | None:
         """The target policy's prior file, or None when off-policy evaluation does not apply."""
@@ -262,6 +275,7 @@ class PipelineParams(BaseModel):
                 calibration=self.calibration,
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size,
+                train_rows=self.scorer_train_rows,
                 accelerator=self.accelerator,
                 devices=self.devices,
                 strategy=self.strategy,

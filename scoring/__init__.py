@@ -34,6 +34,11 @@ _LAZY = {
     "row_texts": "scoring.text",
     "ScoreResult": "scoring.train",
     "train_and_score": "scoring.train",
+    "ScoredLog": "scoring.stream",
+    "score_log": "scoring.stream",
+    "RowScorer": "scoring.predict",
+    "sample_mask": "scoring.sample",
+    "read_sample": "scoring.sample",
 }
 
 if TYPE_CHECKING:
@@ -43,6 +48,9 @@ if TYPE_CHECKING:
     from scoring.embed import Embedded, embed_texts
     from scoring.metrics import auc, ece, target_rank_metrics
     from scoring.model import EmbeddingHead, RelevanceNet, ScorerModule
+    from scoring.predict import RowScorer
+    from scoring.sample import read_sample, sample_mask
+    from scoring.stream import ScoredLog, score_log
     from scoring.text import row_texts
     from scoring.train import ScoreResult, train_and_score
 

@@ -45,6 +45,9 @@ class ScorerConfig:
     checkpoint_every_n_steps: int = 50  # mid-epoch checkpoints, so a retried task resumes close to where it died
     lora_r: int = 8
     embed_cache: bool = True  # frozen mode: keep embeddings on disk keyed by backbone hash and text hash
+    # Logs longer than this train (and validate) on a seeded sample of this many rows that keeps the outcome's
+    # share, then every row is scored in batches; a log up to this size trains on every row.
+    train_rows: int = 200_000
 
     def __post_init__(self) -> None:
         if not isinstance(self.backbone, str) or not self.backbone.strip():
@@ -107,6 +110,12 @@ class ScorerConfig:
         _check_int("lora_r", self.lora_r, 1, "use a LoRA rank such as 8")
         if not isinstance(self.embed_cache, bool):
             raise ValueError(f"embed_cache must be True or False; got {self.embed_cache!r}")
+        _check_int(
+            "train_rows",
+            self.train_rows,
+            2,
+            "train on a sample of at least a train and a val row, e.g. 200000 (a log up to that size trains whole)",
+        )
 
     @property
     def multi_process(self) -> bool:

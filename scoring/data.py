@@ -39,10 +39,15 @@ def check_log(df: pd.DataFrame, outcome: str) -> np.ndarray:
         raise ValueError(f"outcome column {outcome!r} is not in the log; columns: {sorted(map(str, df.columns))}")
     if len(df) == 0:
         raise ValueError("the log is empty; pass at least a few rows of each outcome class")
-    values = pd.to_numeric(df[outcome], errors="coerce")
+    return check_outcome(df[outcome], outcome)
+
+
+def check_outcome(column: pd.Series, outcome: str) -> np.ndarray:
+    """The outcome column as float32 0/1, after checking every value is 0 or 1."""
+    values = pd.to_numeric(column, errors="coerce")
     bad = values.isna() | ~values.isin([0, 1])
     if bad.any():
-        examples = df.loc[bad, outcome].head(3).tolist()
+        examples = column[bad].head(3).tolist()
         raise ValueError(
             f"outcome {outcome!r} must be 0/1 for every row; {int(bad.sum())} rows are not, e.g. {examples}; "
             "binarise it (e.g. rating >= 4) or drop those rows"

@@ -65,6 +65,18 @@ def embed_texts(
     return Embedded(vectors.astype(np.float32), len(todo), len(set(keys)) - len(todo), time.perf_counter() - started)
 
 
+def encode_texts(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    todo: dict[str, str],
+    pooling: str,
+    max_length: int,
+    batch_size: int = 64,
+) -> dict[str, np.ndarray]:
+    """Pooled embeddings of todo's texts by key, uncached and without a progress bar (a streaming scorer's misses)."""
+    return _encode(model, tokenizer, todo, pooling, max_length, batch_size, progress=False)
+
+
 def _encode(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,

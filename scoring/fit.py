@@ -49,6 +49,7 @@ class FitJob:
     ckpt_dir: Path
     root_dir: Path  # Lightning's default_root_dir
     threads: int | None
+    keep_weights: bool = False  # a worker sends the trained weights back too (the caller scores more rows with them)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class FitOutcome:
     tokens_per_s: float
     fit_seconds: float
     predict_seconds: float
+    net_state: dict[str, torch.Tensor] | None = None  # the trained net's weights on the CPU, when a worker keeps them
 
 
 def fit_and_predict(job: FitJob) -> tuple[FitOutcome, L.Trainer]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     with deterministic_run(job.config.seed, quiet=not job.config.progress, threads=job.threads):
         outcome, trainer = fit_and_predict(job)
     if trainer.is_global_zero:  # every rank holds the same gathered outcome: one writer
+        if job.keep_weights:  # the net was trained (and its best weights loaded) in place
+            outcome = replace(outcome, net_state={k: v.detach().cpu() for k, v in job.net.state_dict().items()})
         tmp = out_path.with_name(out_path.name + ".tmp")
         with open(tmp, "wb") as f:
             pickle.dump(outcome, f)

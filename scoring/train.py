@@ -28,6 +28,8 @@ from scoring.embed import embed_texts
 from scoring.fit import FitJob, fit_and_predict, fit_in_worker
 from scoring.metrics import ece, grouped_ndcg, split_metrics
 from scoring.model import YES_NO_PROMPT, EmbeddingHead, RelevanceNet, apply_lora, freeze_unused, yes_no_ids
+from scoring.predict import SCORE_CACHE_ENTRIES, RowScorer, scoring_device, slices
+from scoring.sample import sample_mask
 from scoring.text import SEP, row_parts, with_history
 
 _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
@@ -37,6 +39,8 @@ _LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
 # torch's own intra-op threads keep the CPU busy anyway.
 _PROCESS_STATE = threading.Lock()
 SMALL_HIDDEN = 128  # backbones this narrow run on one CPU thread
+UNSAMPLED = "unsampled"  # the split of a row outside the training sample of a long log: scored, never trained on
+STREAM_ROWS = 65_536  # rows scored per batch once the scorer is trained
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,15 @@ class ScoreResult:
     notes: tuple[str, ...] = field(default=())  # why a metric is nan, and similar facts a reader needs
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """A training run's result on its own rows, and (when asked for) the trained scorer to score further rows."""
+
+    result: ScoreResult
+    scorer: RowScorer | None
+    threads: int | None  # torch threads the scorer runs best on (see _threads)
+
+
 def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_dir: Path) -> ScoreResult:
     """Fit the scorer on the train split of `df`, then predict every row; same inputs and seed, same scores.
 
@@ -57,13 +70,62 @@ def train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_d
     work_dir. A run that dies mid-training leaves its last checkpoint there; the next call with the same log and
     config (e.g. Prefect retrying the task) resumes from it, batch for batch, instead of starting over.
     The scores are calibrated probabilities (temperature or isotonic, fitted on the val split).
+    A log longer than config.train_rows trains and validates on a seeded sample of that many rows stratified by
+    outcome (scoring.sample), then every row is scored in batches; rows outside the sample get split "unsampled".
     Calls from several threads of one process run one after another (see _PROCESS_STATE).
     """
     with _PROCESS_STATE:  # from building a tiny backbone (seeded init) to the last prediction
-        return _train_and_score(df, outcome, config, work_dir)
+        if len(df) <= config.train_rows:
+            return fit_scorer(df, outcome, config, work_dir).result
+        return _train_on_sample(df, outcome, config, work_dir)
 
 
-def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_dir: Path) -> ScoreResult:
+def _train_on_sample(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_dir: Path) -> ScoreResult:
+    started = time.perf_counter()
+    labels = check_log(df, outcome)
+    check_streamable(config, len(df))
+    keep = sample_mask(df["event_id"], labels, config.train_rows, config.seed)
+    fitted = fit_scorer(df[keep].reset_index(drop=True), outcome, config, work_dir, keep_scorer=True)
+    scorer = fitted.scorer
+    assert scorer is not None, "fit_scorer keeps the scorer when asked to"
+    scoring_started = time.perf_counter()
+    with deterministic_run(config.seed, quiet=True, threads=fitted.threads):
+        scores = np.concatenate([scorer.scores(part, outcome) for part in slices(df, STREAM_ROWS)])
+    split = np.full(len(df), UNSAMPLED)
+    split[keep] = fitted.result.split
+    metrics = {**fitted.result.metrics, **sample_metrics(int(keep.sum()), scorer)}
+    metrics.update(score_seconds=time.perf_counter() - scoring_started, seconds=time.perf_counter() - started)
+    return ScoreResult(scores, split, metrics, fitted.result.backbone, fitted.result.notes)
+
+
+def check_streamable(config: ScorerConfig, n_rows: int) -> None:
+    """Refuse what a sampled, batch-by-batch scoring cannot do: history texts need each user's whole log."""
+    if config.history_items:
+        raise ValueError(
+            f"history_items={config.history_items} builds each row's text from the user's earlier rows, which needs "
+            f"the whole log at once; this log has {n_rows} rows, more than train_rows={config.train_rows}; set "
+            f"train_rows to at least {n_rows} (trains and scores the log in memory) or history_items=0"
+        )
+
+
+def sample_metrics(n_sampled: int, scorer: RowScorer) -> dict[str, float]:
+    """The training sample's size, and what scoring every row took (rows, distinct inputs, cache hits)."""
+    return {"rows_sampled": float(n_sampled), **scorer.counts.as_metrics()}
+
+
+def fit_scorer(
+    df: pd.DataFrame,
+    outcome: str,
+    config: ScorerConfig,
+    work_dir: Path,
+    keep_scorer: bool = False,
+    cache_entries: int = SCORE_CACHE_ENTRIES,
+) -> Fitted:
+    """Train on every row of `df` (split into train and val) and score them; keep_scorer also returns the scorer.
+
+    The caller holds _PROCESS_STATE. With keep_scorer the returned RowScorer scores further rows with the same
+    network and calibration, through a cache of `cache_entries` distinct inputs.
+    """
     started = time.perf_counter()
     labels = check_log(df, outcome)
     work_dir = Path(work_dir)
@@ -112,8 +174,9 @@ def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_
             key = backbone_fingerprint(config.backbone, where)
             cache = work_dir / "embeddings" / key if config.embed_cache else None
             embed = dict(pooling=pooling, max_length=config.max_length, cache_dir=cache, progress=config.progress)
-            u = embed_texts(backbone, tokenizer, [user_part[i] for i in order], **embed)
-            it = embed_texts(backbone, tokenizer, [item_part[i] for i in order], **embed)
+            user_texts, item_texts = [user_part[i] for i in order], [item_part[i] for i in order]
+            u = embed_texts(backbone, tokenizer, user_texts, **embed)
+            it = embed_texts(backbone, tokenizer, item_texts, **embed)
             inputs = {"user_vec": torch.from_numpy(u.vectors), "item_vec": torch.from_numpy(it.vectors)}
             embed_stats = {
                 "texts_encoded": float(u.n_encoded + it.n_encoded),
@@ -135,7 +198,7 @@ def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_
             # from_pretrained returns eval mode, and Lightning keeps each module's mode: dropout would be off.
             net.train()
         ckpt_dir = work_dir / "checkpoints" / _run_key(config, vocab_texts, y, val)
-        job = FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads)
+        job = FitJob(net, inputs, y, val, config, precision, ckpt_dir, work_dir, threads, keep_weights=keep_scorer)
         if config.multi_process:
             unused = freeze_unused(net, {k: v[:2] for k, v in inputs.items()})
             if unused:
@@ -147,6 +210,7 @@ def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_
             fit = fit_and_predict(job)[0]
         logits = np.empty(len(df), dtype=np.float64)
         logits[order] = fit.logits  # back to input order
+        del inputs, job  # the training tensors: a kept scorer must not hold them while it scores a long log
 
     # Fitted in canonical order: the same fit for any row order.
     calibrator = fit_calibrator(logits[order][val], y[val], config.calibration)
@@ -180,13 +244,36 @@ def _train_and_score(df: pd.DataFrame, outcome: str, config: ScorerConfig, work_
         metrics["ndcg@10_val"] = grouped_ndcg(users, labels[is_val], scores[is_val], k=10)
     shutil.rmtree(ckpt_dir, ignore_errors=True)  # finished: a later run with the same inputs starts clean
     metrics["seconds"] = time.perf_counter() - started
-    return ScoreResult(
+    result = ScoreResult(
         scores=scores,
         split=np.where(is_val, "val", "train"),
         metrics=metrics,
         backbone=config.backbone,
         notes=tuple(notes) + metric_notes,
     )
+    scorer = None
+    if keep_scorer:
+        if fit.net_state is not None:  # trained in a worker process: its weights came back with the outcome
+            net.load_state_dict(fit.net_state)
+        device = scoring_device(config.accelerator)
+        frozen = config.mode == "frozen"
+        scorer = RowScorer(
+            net=net.to(device),
+            calibrator=calibrator,
+            tokenizer=tokenizer,
+            mode=config.mode,
+            max_length=config.max_length,
+            yes_no=wants_lm,
+            backbone=backbone.to(device) if frozen else None,
+            pooling=pooling,
+            precision=precision,
+            device=device,
+            cache_entries=cache_entries,
+        )
+        if frozen:  # the training rows' embeddings: scoring them again encodes nothing
+            scorer.remember_vectors(user_texts, u.vectors)
+            scorer.remember_vectors(item_texts, it.vectors)
+    return Fitted(result, scorer, threads)
 
 
 def _threads(precision: str, backbone: PreTrainedModel) -> int | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from common.files import sha256_named_files
+from common.files import sha256_named_files, update_with_file
 
 
 class SourceError(ValueError):
@@ -42,3 +44,16 @@ class LoadedLog:
 def hash_files(paths: list[Path]) -> str:
     """sha256 over the bytes of the files, in the given order (the run's data identity)."""
     return sha256_named_files(paths)
+
+
+def hash_named(named: Iterable[tuple[str, Path]]) -> str:
+    """sha256 over (name, bytes) pairs in the given order; with each file's own name it equals `hash_files`.
+
+    A folder of files hashes each under its path relative to the folder, so two hive folders holding
+    the same file names under different keys (date=.../part-0.parquet) differ.
+    """
+    digest = hashlib.sha256()
+    for name, path in named:
+        digest.update(name.encode())
+        update_with_file(digest, path)
+    return digest.hexdigest()

@@ -95,6 +95,9 @@ def upsert_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: object) ->
         "code_version",
         "source",
         "message",
+        "rows_in",
+        "rows_processed",
+        "rows_quarantined",
     }
     unknown = set(fields) - known
     if unknown:

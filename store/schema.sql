@@ -11,8 +11,16 @@ CREATE TABLE IF NOT EXISTS runs (
     data_hash     VARCHAR,
     code_version  VARCHAR,
     source        VARCHAR,
-    message       VARCHAR       -- why a run failed, or the loader's notes on what it dropped
+    message       VARCHAR,      -- why a run failed, or the loader's notes on what it dropped
+    rows_in          BIGINT,    -- rows the gate read; rows_in = rows_processed + rows_quarantined
+    rows_processed   BIGINT,    -- rows that passed the gate (NULL until the gate has run)
+    rows_quarantined BIGINT     -- rows the gate quarantined (SELECT * FROM quarantine WHERE run_id = ...)
 );
+
+-- Databases made before the gate's row counts were stored get them on their next write.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_in BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_processed BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id        VARCHAR,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -21,9 +20,9 @@ from tasks.refs import ScoreRef
     retry_condition_fn=retry_unless_bad_input,
 )
 def train_scorer(clean_path: str, outcome: str, config: scoring.ScorerConfig, run_dir: str) -> ScoreRef:
-    frame = pd.read_parquet(clean_path)
-    # Checkpoints live under run_dir/scorer, keyed by (config, data): a retry of this task picks up the last one.
-    result = scoring.train_and_score(frame, outcome=outcome, config=config, work_dir=Path(run_dir) / "scorer")
+    # A log longer than config.train_rows is never read whole: the scorer trains on its sample, then scores and
+    # writes it batch by batch. Checkpoints live under run_dir/scorer, keyed by (config, data): a retry of this task
+    # picks up the last one.
     out = Path(run_dir) / "scored.parquet"
-    frame.assign(score=result.scores, split=result.split).to_parquet(out, index=False)
-    return ScoreRef(scored_path=str(out), backbone=result.backbone, metrics=dict(result.metrics))
+    scored = scoring.score_log(clean_path, str(out), outcome=outcome, config=config, work_dir=Path(run_dir) / "scorer")
+    return ScoreRef(scored_path=scored.path, backbone=scored.backbone, metrics=dict(scored.metrics))

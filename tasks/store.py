@@ -37,16 +37,38 @@ def start_run(db: str, run_id: str, params: dict, log: LogRef, flow_run_id: str 
             code_version=code_version(),
             source=log.source,
             message=log.notes,
+            rows_in=None,  # set by store_validation once the gate has run
+            rows_processed=None,
+            rows_quarantined=None,
         )
 
 
 @task(name="store validation", **_io)
 def store_validation(db: str, run_id: str, gate: GateRef) -> int:
-    quarantine = pd.read_parquet(gate.quarantine_path).assign(created_at=store.now())
+    """The gate's results, its quarantined rows and the run's row counts; returns the rows quarantined.
+
+    The quarantine goes from its Parquet file into the table inside DuckDB, batch by batch, so a large
+    quarantine never sits whole in Python; like replace_rows, it replaces the run's rows in one transaction.
+    """
     results = pd.read_parquet(gate.results_path).rename(columns={"column": "column_name"})
     with store.connect(db) as con:
         store.replace_rows(con, "validation_results", results, run_id)
-        return store.replace_rows(con, "quarantine", quarantine, run_id)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM quarantine WHERE run_id = ?", [run_id])
+            written = con.execute(
+                "INSERT INTO quarantine BY NAME SELECT ? AS run_id, row_number, rule, row_json, ? AS created_at "
+                "FROM read_parquet(?)",
+                [run_id, store.now(), gate.quarantine_path],
+            ).fetchone()[0]
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        store.upsert_run(
+            con, run_id, rows_in=gate.n_in, rows_processed=gate.n_clean, rows_quarantined=gate.n_quarantined
+        )
+        return int(written)
 
 
 def _metric_split(name: str) -> tuple[str, str]:

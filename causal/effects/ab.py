@@ -21,6 +21,20 @@ MIN_ARM_ROWS = 2  # an arm's variance (ddof=1) needs two outcomes
 
 
 @dataclass(frozen=True)
+class ArmCounts:
+    """An arm's 0/1 outcomes as counts, as a contingency table holds them: `n` rows, `hits` of them 1."""
+
+    n: int
+    hits: int
+
+    def __len__(self) -> int:
+        return self.n
+
+
+Outcomes = Iterable[float] | ArmCounts  # an arm's outcomes, one per row, or their counts
+
+
+@dataclass(frozen=True)
 class ABResult:
     """Treatment minus control, with what the sample size could and could not have detected."""
 
@@ -42,9 +56,7 @@ class ABResult:
         return jsonable(self.__dict__)
 
 
-def ab_test(
-    y_treatment: Iterable[float], y_control: Iterable[float], alpha: float = 0.05, power: float = 0.8
-) -> ABResult:
+def ab_test(y_treatment: Outcomes, y_control: Outcomes, alpha: float = 0.05, power: float = 0.8) -> ABResult:
     """Two-sample comparison of means (e.g. click rates) with a normal-approximation (Wald) interval.
 
     The interval uses each arm's own variance; the minimum detectable effect is the two-sided
@@ -52,13 +64,13 @@ def ab_test(
     (z_{1-alpha/2} + z_{power}) * sqrt(s^2 (1/n_t + 1/n_c)). The verdict says plainly whether the
     interval excludes 0 and, when it does not, how far the sample is from resolving the observed gap.
     """
-    t = _as_array(y_treatment, "y_treatment")
-    c = _as_array(y_control, "y_control")
+    t = _as_arm(y_treatment, "y_treatment")
+    c = _as_arm(y_control, "y_control")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1; got {alpha!r}; use 0.05 for a 95% interval")
     if not 0 < power < 1:
         raise ValueError(f"power must lie strictly between 0 and 1; got {power!r}; 0.8 is customary")
-    n_t, n_c = t.size, c.size
+    n_t, n_c = len(t), len(c)
     (m_t, v_t), (m_c, v_c) = _mean_var(t), _mean_var(c)
     diff = m_t - m_c
     lift = diff / m_c if m_c != 0 else float("nan")
@@ -66,8 +78,7 @@ def ab_test(
     z_b = NormalDist().inv_cdf(power)
     se = math.sqrt(v_t + v_c)
     lo, hi = diff - z_a * se, diff + z_a * se
-    pooled = np.concatenate([t, c])
-    s2 = float(pooled.var(ddof=1))
+    s2 = _pooled_var(t, c)
     se0 = math.sqrt(s2 * (1 / n_t + 1 / n_c))
     mde = (z_a + z_b) * se0
     p_value = 2 * (1 - NormalDist().cdf(abs(diff) / se0)) if se0 > 0 else (0.0 if diff != 0 else 1.0)
@@ -105,9 +116,9 @@ def ab_test(
     )
 
 
-def arm_interval(y: Iterable[float], alpha: float = 0.05) -> tuple[float, float, float]:
+def arm_interval(y: Outcomes, alpha: float = 0.05) -> tuple[float, float, float]:
     """One arm's mean and its Wald interval (mean, low, high), with the variance `ab_test` gives that arm."""
-    arr = _as_array(y, "y")
+    arr = _as_arm(y, "y")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1; got {alpha!r}; use 0.05 for a 95% interval")
     mean, var = _mean_var(arr)
@@ -120,13 +131,14 @@ def ab_estimates(
     outcome: str,
     values: Sequence[str],
     baseline: str,
-    outcomes: Sequence[np.ndarray],
+    outcomes: Sequence[np.ndarray | ArmCounts],
     level: float,
     power: float = 0.8,
 ) -> list[Estimate]:
     """The `ab_diff` rows: each arm's mean, then each arm minus the baseline arm, the latter straight from `ab_test`.
 
-    `outcomes[i]` holds the 0/1 outcomes of the rows served `values[i]`. An ATE row's interval is the test's
+    `outcomes[i]` holds the 0/1 outcomes of the rows served `values[i]`, or their `ArmCounts` when the log
+    came as counts (the same numbers up to float rounding). An ATE row's interval is the test's
     and its diagnostics are the test's result, verdict included, so the two cannot disagree. An arm with
     fewer than two rows has no variance: its rows carry nan and say so.
     """
@@ -186,9 +198,35 @@ def ab_estimates(
     return rows
 
 
-def _mean_var(arr: np.ndarray) -> tuple[float, float]:
+def _mean_var(arm: np.ndarray | ArmCounts) -> tuple[float, float]:
     """An arm's mean and the variance of that mean, var(ddof=1) / n."""
-    return float(arr.mean()), float(arr.var(ddof=1)) / arr.size
+    if isinstance(arm, ArmCounts):
+        mean = arm.hits / arm.n
+        # var(ddof=1) of n 0/1 values is n p (1 - p) / (n - 1); the mean's variance is that over n.
+        return mean, mean * (1 - mean) / (arm.n - 1)
+    return float(arm.mean()), float(arm.var(ddof=1)) / arm.size
+
+
+def _pooled_var(t: np.ndarray | ArmCounts, c: np.ndarray | ArmCounts) -> float:
+    """var(ddof=1) of both arms' outcomes together."""
+    if isinstance(t, np.ndarray) and isinstance(c, np.ndarray):
+        return float(np.concatenate([t, c]).var(ddof=1))
+    # From the arms' summaries: within-arm sums of squares plus the between-arm part.
+    (m_t, vm_t), (m_c, vm_c) = _mean_var(t), _mean_var(c)
+    n_t, n_c = len(t), len(c)
+    n = n_t + n_c
+    within = vm_t * n_t * (n_t - 1) + vm_c * n_c * (n_c - 1)
+    return (within + n_t * n_c / n * (m_t - m_c) ** 2) / (n - 1)
+
+
+def _as_arm(y: Outcomes, name: str) -> np.ndarray | ArmCounts:
+    if not isinstance(y, ArmCounts):
+        return _as_array(y, name)
+    if not (isinstance(y.n, (int, np.integer)) and isinstance(y.hits, (int, np.integer)) and 0 <= y.hits <= y.n):
+        raise ValueError(f"{name} counts must be integers with 0 <= hits <= n; got n={y.n!r}, hits={y.hits!r}")
+    if y.n < 2:
+        raise ValueError(f"{name} must hold at least 2 outcomes; got {y.n}")
+    return y
 
 
 def _as_array(y: Iterable[float], name: str) -> np.ndarray:

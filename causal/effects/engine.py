@@ -18,23 +18,40 @@ POSITIVE = "1"  # the outcome state whose probability every query answers
 class Engine:
     """Learn → identify → fit → query for one (treatment, outcome) on encoded data; reused by every replicate.
 
-    Build one with `Engine(disc, config)`; `engine.variant(disc, extra_required)` gives the same engine on
-    another discretisation (e.g. with an added column) with more edges the structure search must keep.
+    Build one with `Engine(disc, config)`; `engine.variant(tiers, user_features, extra_required)` gives the
+    same engine on other nodes (e.g. with an added column) with more edges the structure search must keep.
+    Only the nodes' knowledge (tiers, user features) is kept, never the data, so it serves rows and cells alike.
     """
 
     def __init__(self, disc: Discretized, config: CausalConfig, extra_required: tuple[Edge, ...] = ()) -> None:
+        self._setup(config, disc.tiers, disc.user_features, tuple(extra_required))
+
+    def _setup(
+        self,
+        config: CausalConfig,
+        tiers: tuple[tuple[str, ...], ...],
+        user_features: tuple[str, ...],
+        extra_required: tuple[Edge, ...],
+    ) -> None:
         self.config = config
         self.t, self.y = config.treatment, config.outcome
-        self.tiers = disc.tiers
-        self.extra_required = tuple(extra_required)
+        self.tiers = tiers
+        self.extra_required = extra_required
         direct = ((self.t, self.y),) if config.direct_edge else ()
         self.required = direct + self.extra_required
-        self.nodes = disc.nodes
-        self.user_features = set(disc.user_features)
+        self.nodes = tuple(node for tier in tiers for node in tier)
+        self.user_features = set(user_features)
 
-    def variant(self, disc: Discretized, extra_required: tuple[Edge, ...] = ()) -> Engine:
-        """The same engine (config, required edges) on `disc`, also requiring the edges `extra_required`."""
-        return Engine(disc, self.config, extra_required=self.extra_required + tuple(extra_required))
+    def variant(
+        self,
+        tiers: tuple[tuple[str, ...], ...],
+        user_features: tuple[str, ...],
+        extra_required: tuple[Edge, ...] = (),
+    ) -> Engine:
+        """The same engine (config, required edges) on nodes in `tiers`, also requiring the edges `extra_required`."""
+        other = Engine.__new__(Engine)
+        other._setup(self.config, tiers, tuple(user_features), self.extra_required + tuple(extra_required))
+        return other
 
     def learn(self, enc: EncodedData) -> tuple[tuple[Edge, ...], Identification]:
         """Edges and identification; the outcome is made to depend on the adjustment set itself.
@@ -55,7 +72,7 @@ class Engine:
         return edges, ident
 
     def fit(self, enc: EncodedData, edges: tuple[Edge, ...]) -> CountNetwork:
-        """The count network of `edges` on these rows, with the config's equivalent sample size."""
+        """The count network of `edges` on these rows (weighted by `enc.weights`), with the config's prior."""
         return fit_counts(enc, edges, self.config.equivalent_sample_size)
 
     def means(self, net: CountNetwork, ident: Identification) -> np.ndarray:

@@ -7,8 +7,10 @@ the structural uncertainty; refutations and an overlap report go with the number
 come from `ab_test` on the arms.
 
 Three pure steps, so a task runner can spread one network's bootstrap over workers: `prepare_effects`
-(everything on all rows) → `bootstrap_chunk(prepared, c)` for each independently seeded chunk →
-`combine_effects`. `estimate_effects` runs them in order in this process.
+(everything on all rows, `causal.effects.prepare`) → `bootstrap_chunk(prepared, c)` for each independently
+seeded chunk (`causal.effects.bootstrap`) → `combine_effects`. `estimate_effects` runs them in order here.
+All of it works on the contingency table of the network's nodes (cells with counts), so a log of any size
+costs what its cells cost; a log may also come as those counts (a `Discretized` with weights).
 """
 
 from __future__ import annotations
@@ -22,18 +24,25 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from causal.config import BOOTSTRAP_STREAM, CausalConfig
-from causal.effects.ab import ab_estimates
-from causal.effects.engine import POSITIVE, Engine
-from causal.effects.refute import RefutationPoints, overlap_report, placebo_replicates, refutation_points, refute
-from causal.network.discretize import Discretized, discretize
-from causal.network.fit import fit_network
+from causal.config import CausalConfig
+from causal.effects.bootstrap import BootstrapChunk, bootstrap_chunk
+from causal.effects.prepare import PreparedEffects, prepare_effects
+from causal.effects.refute import refute
+from causal.network.discretize import Discretized
 from causal.network.identify import Identification
-from causal.network.joint import encode_states, resample
-from causal.network.query import DoQueryMismatch, check_agreement, do_query
-from causal.network.scores import EncodedData
 from causal.values import Edge, Estimand, Estimate, Method
 from common.values import percentile_interval
+
+# The three steps live in their own modules; this one is where callers have always found them.
+__all__ = [
+    "BootstrapChunk",
+    "EffectReport",
+    "PreparedEffects",
+    "bootstrap_chunk",
+    "combine_effects",
+    "estimate_effects",
+    "prepare_effects",
+]
 
 SHOWN_EDGE_FREQUENCY = 0.1  # bootstrap edges rarer than this (and not in the network) are not reported
 
@@ -54,63 +63,17 @@ class EffectReport:
     seconds: float  # compute time of preparation, chunks and combining, summed (wall time when run in order)
 
 
-@dataclass(frozen=True, eq=False)
-class PreparedEffects:
-    """One (treatment, outcome) pair discretised, learned, identified and answered on all rows.
-
-    All a bootstrap chunk and the combining step need, as integer codes and small arrays (no DataFrame,
-    no fitted model): picklable, so the chunks can run on other workers.
-    """
-
-    config: CausalConfig
-    values: tuple[str, ...]  # the treatment's values, sorted
-    baseline: str
-    enc: EncodedData  # every row, the network's nodes as integer codes
-    engine: Engine
-    arms: _Arms
-    edges: tuple[Edge, ...]
-    identification: Identification
-    point_do: np.ndarray  # (values,)
-    point_naive: np.ndarray  # (values,)
-    segment: str | None  # the CATE's segment node
-    segment_rows: tuple[int, ...]  # rows in each state of the segment
-    point_cate: np.ndarray | None  # (values, segment states)
-    overlap: dict
-    refutation: RefutationPoints | None  # None when refutations are off or the effect is not identified
-    seconds: float
-
-    @property
-    def base(self) -> int:
-        return self.values.index(self.baseline)
-
-    @property
-    def segment_states(self) -> tuple[str, ...]:
-        return tuple(self.enc.states[self.enc.index(self.segment)]) if self.segment else ()
-
-
-@dataclass(frozen=True, eq=False)
-class BootstrapChunk:
-    """The replicates of one bootstrap chunk (`config.chunk_replicates(chunk)`), one row per replicate."""
-
-    chunk: int
-    do: np.ndarray  # (replicates, values); nan where a replicate's structure did not identify the effect
-    naive: np.ndarray  # (replicates, values)
-    cate: np.ndarray  # (replicates, values, segment states)
-    edge_counts: dict[Edge, int]  # replicates whose relearned structure held the edge
-    same_set: int  # replicates identifying with the full data's strategy and adjustment set
-    placebo: np.ndarray | None  # (replicates, values) placebo means; None when there is no placebo
-    seconds: float
-
-
-def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
+def estimate_effects(data: pd.DataFrame | Discretized, config: CausalConfig) -> EffectReport:
     """Discretise, learn, identify, fit and query; percentile bootstrap intervals over rows with the
     structure relearned in every replicate; refutations and an overlap report beside the numbers.
+
+    `data` is the log or a `Discretized` (its rows, or cells with counts): see `prepare_effects`.
 
     The replicates run here one chunk after another; a task runner may run `bootstrap_chunk` on
     workers instead and get the same report: chunk c draws from its own Generator seeded with
     (config.seed, stream, c), so the numbers depend on (seed, n_bootstrap, bootstrap_chunk) only.
     """
-    prepared = prepare_effects(df, config)
+    prepared = prepare_effects(data, config)
     chunks = []
     desc = f"bootstrap {config.treatment} → {config.outcome}"
     with tqdm(total=config.n_bootstrap, desc=desc, disable=not config.progress, leave=False) as bar:
@@ -118,96 +81,6 @@ def estimate_effects(df: pd.DataFrame, config: CausalConfig) -> EffectReport:
             chunks.append(bootstrap_chunk(prepared, c))
             bar.update(len(chunks[-1].do))
     return combine_effects(prepared, chunks)
-
-
-def prepare_effects(df: pd.DataFrame, config: CausalConfig) -> PreparedEffects:
-    """Everything on all rows: discretise, learn, identify, the point estimates, overlap and the refutations' points."""
-    start = time.perf_counter()
-    disc = discretize(df, config)
-    t, y = config.treatment, config.outcome
-    values = disc.state_names[t]
-    if len(values) < 2:
-        raise ValueError(
-            f"treatment {t!r} takes only the value(s) {list(values)}; "
-            "an effect needs logs served by at least two treatment values"
-        )
-    baseline = config.baseline if config.baseline is not None else values[0]
-    if baseline not in values:
-        raise ValueError(f"baseline {baseline!r} is not a value of {t!r}; values: {list(values)}")
-
-    enc = encode_states(disc.data.loc[:, list(disc.nodes)], disc.state_names)
-    engine = Engine(disc, config)
-    edges, ident = engine.learn(enc)
-    net = engine.fit(enc, edges)
-    point_do = engine.means(net, ident)
-    if ident.strategy == "backdoor" and not config.latent_confounders:
-        _cross_check(disc, edges, config, values, point_do)
-    segment = engine.segment_of(ident)
-    seg_codes = disc.data[segment].to_numpy() if segment else None
-    segment_rows = tuple(int((seg_codes == s).sum()) for s in disc.state_names[segment]) if segment else ()
-    adjusted = ident.adjustment_set if ident.strategy == "backdoor" else ()
-    arms = _Arms(disc)
-    refuting = config.refute and ident.identified
-    return PreparedEffects(
-        config=config,
-        values=tuple(values),
-        baseline=baseline,
-        enc=enc,
-        engine=engine,
-        arms=arms,
-        edges=edges,
-        identification=ident,
-        point_do=point_do,
-        point_naive=arms.means(None),
-        segment=segment,
-        segment_rows=segment_rows,
-        point_cate=engine.cate(net, edges, ident, segment) if segment else None,
-        overlap=overlap_report(disc.data, t, values, adjusted, config.min_stratum_share, outcome=y),
-        refutation=refutation_points(disc, config, engine, enc) if refuting else None,
-        seconds=time.perf_counter() - start,
-    )
-
-
-def bootstrap_chunk(prepared: PreparedEffects, chunk: int) -> BootstrapChunk:
-    """Replicates `config.chunk_replicates(chunk)`: resample the rows, relearn, refit and requery in each.
-
-    Chunk c draws from its own Generator, seeded (seed, BOOTSTRAP_STREAM, c), so a chunk gives the same
-    arrays wherever and whenever it runs.
-    """
-    start = time.perf_counter()
-    config, enc, engine, ident = prepared.config, prepared.enc, prepared.engine, prepared.identification
-    replicates = len(config.chunk_replicates(chunk))
-    rng = config.rng(BOOTSTRAP_STREAM, chunk)
-    n, k, segment = enc.n_rows, len(prepared.values), prepared.segment
-    boot_do = np.full((replicates, k), np.nan)
-    boot_naive = np.empty((replicates, k))
-    boot_cate = np.full((replicates, k, len(prepared.segment_states)), np.nan)
-    edge_counts: Counter[Edge] = Counter()
-    same_set = 0
-    for b in range(replicates):
-        rows = rng.integers(0, n, size=n)
-        replicate = resample(enc, rows)
-        edges_b, ident_b = engine.learn(replicate)
-        net_b = engine.fit(replicate, edges_b)
-        edge_counts.update(edges_b)
-        same_set += ident_b.strategy == ident.strategy and ident_b.adjustment_set == ident.adjustment_set
-        boot_do[b] = engine.means(net_b, ident_b)
-        if segment:
-            boot_cate[b] = engine.cate(net_b, edges_b, ident_b, segment)
-        boot_naive[b] = prepared.arms.means(np.bincount(rows, minlength=n).astype(float))
-    placebo = None
-    if prepared.refutation is not None:
-        placebo = placebo_replicates(prepared.refutation, engine, enc, config, chunk)
-    return BootstrapChunk(
-        chunk=chunk,
-        do=boot_do,
-        naive=boot_naive,
-        cate=boot_cate,
-        edge_counts=dict(edge_counts),
-        same_set=int(same_set),
-        placebo=placebo,
-        seconds=time.perf_counter() - start,
-    )
 
 
 def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk]) -> EffectReport:
@@ -227,7 +100,7 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
     edges, ident, overlap = prepared.edges, prepared.identification, prepared.overlap
     point_do, point_naive, point_cate = prepared.point_do, prepared.point_naive, prepared.point_cate
     segment, seg_states, arms = prepared.segment, prepared.segment_states, prepared.arms
-    n = prepared.enc.n_rows
+    n = prepared.n_rows  # log rows, however many cells hold them
     boot_do = np.concatenate([c.do for c in chunks])
     boot_naive = np.concatenate([c.naive for c in chunks])
     boot_cate = np.concatenate([c.cate for c in chunks])
@@ -319,7 +192,7 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
             add("naive", "ate", i, point_naive[i] - point_naive[base], lo, hi, arms.n[i] + arms.n[base])
 
     # The A/B rows: ab_test on the arms' outcomes, so each ATE row's interval is the one its verdict quotes.
-    estimates += ab_estimates(t, y, values, baseline, [arms.outcomes(i) for i in range(len(values))], config.ci_level)
+    estimates += prepared.ab
 
     return EffectReport(
         treatment=t,
@@ -333,37 +206,3 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
         refutations=refutations,
         seconds=prepared.seconds + sum(c.seconds for c in chunks) + time.perf_counter() - start,
     )
-
-
-def _cross_check(disc: Discretized, edges, config: CausalConfig, values, point_do: np.ndarray) -> None:
-    """The numpy answer must equal pgmpy's do-query (itself checked against elimination on the mutilated network)."""
-    model = fit_network(disc.data.loc[:, list(disc.nodes)], edges, config, disc.state_names)
-    for v, mine in zip(values, point_do):
-        reference = do_query(model, config.treatment, v, config.outcome, POSITIVE)
-        try:
-            check_agreement(mine, reference, f"P({config.outcome}=1 | do({config.treatment}={v!r})) (numpy vs pgmpy)")
-        except DoQueryMismatch as exc:
-            raise DoQueryMismatch(f"recdo's back-door formula disagrees with pgmpy: {exc}") from None
-
-
-class _Arms:
-    """Per-treatment-value outcome rates for row weights (the naive, unadjusted means)."""
-
-    def __init__(self, disc: Discretized) -> None:
-        values = list(disc.state_names[disc.treatment])
-        self.arm = pd.Categorical(disc.data[disc.treatment], categories=values).codes.astype(np.int64)
-        self.y = (disc.data[disc.outcome].to_numpy() == POSITIVE).astype(float)
-        self.k = len(values)
-        self.n = np.bincount(self.arm, minlength=self.k)
-
-    def means(self, weights: np.ndarray | None) -> np.ndarray:
-        """Each arm's weighted outcome rate; all weights 1 when `weights` is None."""
-        w = np.ones(len(self.arm)) if weights is None else weights
-        total = np.bincount(self.arm, weights=w, minlength=self.k)
-        hits = np.bincount(self.arm, weights=w * self.y, minlength=self.k)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return hits / total  # nan where a replicate drew no row of an arm
-
-    def outcomes(self, i: int) -> np.ndarray:
-        """The 0/1 outcomes of the rows served the i-th treatment value."""
-        return self.y[self.arm == i]

@@ -8,14 +8,20 @@ import numpy as np
 import pandas as pd
 
 from causal.config import CausalConfig
+from causal.network.plan import MISSING, OTHER, POSITION, SCORE, Plan, Rule, level_name, make_plan, user_features
 
-OTHER = "other"
-MISSING = "missing"
-SCORE = "score"
-POSITION = "position"
-# user_id is an identifier and user_item_* are user x item quantities, not features of the user.
-_NOT_USER_FEATURES = ("user_id",)
-_NOT_USER_PREFIXES = ("user_item_",)
+__all__ = [
+    "MISSING",
+    "OTHER",
+    "POSITION",
+    "SCORE",
+    "Discretized",
+    "PandasSummaries",
+    "apply_plan",
+    "discretize",
+    "discretized",
+    "user_feature_columns",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +36,9 @@ class Discretized:
     state_names: dict[str, tuple[str, ...]]  # node -> every level, sorted
     bin_edges: dict[str, tuple[float, ...]] = field(default_factory=dict)  # quantile-binned node -> edges
     level_maps: dict[str, dict[str, str]] = field(default_factory=dict)  # categorical user feature -> value -> level
+    # How many log rows each row of `data` stands for: None when data has one row per impression; a
+    # count per cell when data is the contingency table over the nodes (the scale path: counts, not rows).
+    weights: np.ndarray | None = None
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -38,127 +47,103 @@ class Discretized:
 
 def user_feature_columns(df: pd.DataFrame) -> tuple[str, ...]:
     """The `user_*` columns that describe a user (not user_id, not user_item_* columns), in frame order."""
-    return tuple(
-        col
-        for col in df.columns
-        if isinstance(col, str)
-        and col.startswith("user_")
-        and col not in _NOT_USER_FEATURES
-        and not col.startswith(_NOT_USER_PREFIXES)
-    )
+    return user_features(df.columns)
 
 
 def discretize(df: pd.DataFrame, config: CausalConfig) -> Discretized:
     """Build the categorical frame: user features, treatment, score and position when present, outcome."""
-    for col in (config.treatment, config.outcome):
-        if col not in df.columns:
-            raise ValueError(f"column {col!r} is not in the log; columns: {sorted(map(str, df.columns))}")
-    if len(df) == 0:
-        raise ValueError("the log has no rows; discretise a non-empty log")
+    plan = make_plan(PandasSummaries(df), config)
+    return discretized(plan, apply_plan(df, plan))
 
-    columns: dict[str, pd.Series] = {}
-    bin_edges: dict[str, tuple[float, ...]] = {}
-    level_maps: dict[str, dict[str, str]] = {}
 
-    users = user_feature_columns(df)
-    for col in users:
-        if col in (config.treatment, config.outcome):
-            raise ValueError(f"column {col!r} is both a user feature and the treatment/outcome; rename it")
-        series = df[col]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            if series.nunique(dropna=True) <= config.n_bins:
-                columns[col] = _as_levels(series)
-            else:
-                columns[col], bin_edges[col] = _quantile_bins(series, config.n_bins)
-        else:
-            columns[col], level_maps[col] = _top_levels(series, config.max_levels)
-
-    treatment = df[config.treatment]
-    if treatment.isna().any():
-        raise ValueError(
-            f"treatment column {config.treatment!r} has {int(treatment.isna().sum())} missing values; "
-            "drop or label those rows before estimating"
-        )
-    columns[config.treatment] = _as_levels(treatment)
-
-    middle: list[str] = []
-    if SCORE in df.columns and SCORE not in (config.treatment, config.outcome):
-        columns[SCORE], bin_edges[SCORE] = _quantile_bins(df[SCORE], config.n_bins)
-        middle.append(SCORE)
-    if POSITION in df.columns and POSITION not in (config.treatment, config.outcome):
-        columns[POSITION] = _as_levels(df[POSITION])
-        middle.append(POSITION)
-
-    columns[config.outcome] = _binary_outcome(df[config.outcome], config.outcome)
-
-    data = pd.DataFrame({name: col.to_numpy(dtype=object) for name, col in columns.items()})
+def discretized(plan: Plan, data: pd.DataFrame, weights: np.ndarray | None = None) -> Discretized:
+    """The Discretized of a plan and its data: one row per impression, or the cells with their counts."""
     state_names = {name: tuple(sorted(map(str, data[name].unique()))) for name in data.columns}
-    state_names[config.outcome] = ("0", "1")  # both levels exist even where a log has no click
-    tiers = tuple(tier for tier in (users, (config.treatment,), tuple(middle), (config.outcome,)) if tier)
+    state_names[plan.outcome] = ("0", "1")  # both levels exist even where a log has no click
     return Discretized(
         data=data,
-        treatment=config.treatment,
-        outcome=config.outcome,
-        tiers=tiers,
-        user_features=users,
+        treatment=plan.treatment,
+        outcome=plan.outcome,
+        tiers=plan.tiers,
+        user_features=plan.user_features,
         state_names=state_names,
-        bin_edges=bin_edges,
-        level_maps=level_maps,
+        bin_edges=plan.bin_edges,
+        level_maps=plan.level_maps,
+        weights=weights,
     )
 
 
-def _as_levels(series: pd.Series) -> pd.Series:
+class PandasSummaries:
+    """The plan's column summaries of a log held in memory (the small-log path, and each Dask partition's)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.df.columns)
+
+    def n_rows(self) -> int:
+        return len(self.df)
+
+    def is_numeric(self, column: str) -> bool:
+        return is_numeric(self.df[column])
+
+    def n_missing(self, column: str) -> int:
+        return int(self.df[column].isna().sum())
+
+    def n_distinct(self, column: str, limit: int) -> int:
+        return int(self.df[column].nunique(dropna=True))
+
+    def level_counts(self, column: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in as_levels(self.df[column]).value_counts().items()}
+
+    def quantiles(self, column: str, probabilities: np.ndarray) -> np.ndarray:
+        x = as_floats(self.df[column])
+        finite = x[~np.isnan(x)]
+        if finite.size == 0:
+            return np.array([], dtype=float)
+        return np.quantile(finite, probabilities)
+
+
+def is_numeric(series: pd.Series) -> bool:
+    """Numbers that are not booleans: these are binned or taken as levels; anything else keeps its top levels."""
+    return bool(pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def as_floats(series: pd.Series) -> np.ndarray:
+    """A binned column's values as floats, NaN where missing."""
+    return pd.to_numeric(series, errors="raise").to_numpy(dtype=float)
+
+
+def apply_plan(df: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """The plan's node columns of a frame (object columns of str), one row per row of df."""
+    return pd.DataFrame({rule.node: apply_rule(df[rule.node], rule).to_numpy(dtype=object) for rule in plan.rules})
+
+
+def apply_rule(series: pd.Series, rule: Rule) -> pd.Series:
+    """One column's levels under its rule."""
+    if rule.kind == "bins":
+        return bin_by_edges(series, rule)
+    levels = as_levels(series)
+    if rule.kind == "top":
+        return levels.map(rule.level_map).astype(object)
+    return levels
+
+
+def as_levels(series: pd.Series) -> pd.Series:
     """Values as strings; integral floats lose their '.0' so 1.0 and 1 name the same level."""
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    labels = np.array([_level_name(v) for v in uniques] + [MISSING], dtype=object)
+    labels = np.array([level_name(v) for v in uniques] + [MISSING], dtype=object)
     return pd.Series(labels[codes], index=series.index, dtype=object)  # code -1 (missing) -> last label
 
 
-def _level_name(value: object) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
-
-
-def _top_levels(series: pd.Series, max_levels: int) -> tuple[pd.Series, dict[str, str]]:
-    levels = _as_levels(series)
-    counts = levels.value_counts()
-    # Ties in frequency are broken by the value itself so the kept set never depends on row order.
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    if len(ranked) <= max_levels:
-        keep = [value for value, _ in ranked]
-    else:
-        keep = [value for value, _ in ranked[: max_levels - 1]]
-    mapping = {value: (value if value in keep else OTHER) for value, _ in ranked}
-    return levels.map(mapping).astype(object), mapping
-
-
-def _quantile_bins(series: pd.Series, n_bins: int) -> tuple[pd.Series, tuple[float, ...]]:
-    x = pd.to_numeric(series, errors="raise").to_numpy(dtype=float)
-    finite = x[~np.isnan(x)]
-    if finite.size == 0:
-        return pd.Series([MISSING] * len(x), index=series.index, dtype=object), ()
-    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)))
-    n_out = max(len(edges) - 1, 1)
-    width = len(str(n_out))
-    # Bin i holds [edges[i], edges[i+1]); the top bin also holds the maximum.
+def bin_by_edges(series: pd.Series, rule: Rule) -> pd.Series:
+    """Quantile bin labels: bin i holds [edges[i], edges[i+1]); the top bin also holds the maximum."""
+    x = as_floats(series)
+    if not rule.edges:  # a column without any value
+        return pd.Series([MISSING] * len(x), index=series.index, dtype=object)
+    edges = np.asarray(rule.edges, dtype=float)
+    labels = np.array(rule.labels, dtype=object)
     idx = np.searchsorted(edges[1:-1], x, side="right")
-    labels = np.array([f"q{i + 1:0{width}d}" for i in range(n_out)], dtype=object)
-    out = np.where(np.isnan(x), MISSING, labels[np.minimum(idx, n_out - 1)])
-    return pd.Series(out, index=series.index, dtype=object), tuple(float(e) for e in edges)
-
-
-def _binary_outcome(series: pd.Series, name: str) -> pd.Series:
-    if series.isna().any():
-        raise ValueError(
-            f"outcome column {name!r} has {int(series.isna().sum())} missing values; drop those rows first"
-        )
-    levels = _as_levels(series)
-    bad = sorted(set(levels) - {"0", "1"})
-    if bad:
-        raise ValueError(f"outcome column {name!r} must hold 0/1; found {bad[:5]}; map it to 0/1 before estimating")
-    return levels
+    out = np.where(np.isnan(x), MISSING, labels[np.minimum(idx, len(labels) - 1)])
+    return pd.Series(out, index=series.index, dtype=object)

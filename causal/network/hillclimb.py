@@ -62,7 +62,7 @@ def hill_climb(
     columns of the one or two nodes whose parents changed are recomputed (from the score cache
     where it can), and legality is checked for all operations at once on boolean matrices.
 
-    Ties: where several operations gain the same (within `tie_tolerance`, default 1e-10 * rows,
+    Ties: where several operations gain the same (within `tie_tolerance`, default 1e-10 * (weighted) rows,
     far below any real difference and far above float rounding), the first in this order wins:
     additions, then removals, then reversals; within a kind by the column index of the edge's tail,
     then of its head. pgmpy takes the first maximum in the iteration order of a Python set of
@@ -152,7 +152,8 @@ def hill_climb(
     for y in range(v):
         refresh(y)
 
-    tol = 1e-10 * enc.n_rows if tie_tolerance is None else tie_tolerance
+    # Scaled by the log rows, not the cells: score differences grow with the rows however they are stored.
+    tol = 1e-10 * enc.total_weight if tie_tolerance is None else tie_tolerance
     tabu: deque[tuple[int, int, int]] = deque(maxlen=tabu_length)
     n_iter = 0
     stopped: Literal["converged", "max_iter"] = "max_iter"

@@ -34,8 +34,9 @@ def encode_states(data: pd.DataFrame, state_names: Mapping[str, Sequence[str]]) 
 
 
 def resample(enc: EncodedData, rows: np.ndarray) -> EncodedData:
-    """The same variables and states on the given rows (a bootstrap replicate, a half)."""
-    return EncodedData(enc.names, np.ascontiguousarray(enc.codes[:, rows]), enc.cards, enc.states)
+    """The same variables and states on the given rows (a bootstrap replicate, a half), weights carried along."""
+    weights = None if enc.weights is None else enc.weights[rows]
+    return EncodedData(enc.names, np.ascontiguousarray(enc.codes[:, rows]), enc.cards, enc.states, weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,10 +79,16 @@ class CountNetwork:
 
 
 def fit_counts(enc: EncodedData, edges: Sequence[Edge], ess: float, weights: np.ndarray | None = None) -> CountNetwork:
-    """BDeu posterior-mean CPDs (pseudo-count ess / (r * q) per cell) from row weights (None: each row once).
+    """BDeu posterior-mean CPDs (pseudo-count ess / (r * q) per cell) from weighted counts.
 
-    The same numbers as pgmpy's DiscreteBayesianEstimator(prior_type="BDeu") on the resampled rows.
+    Each row counts `enc.weights` times (once when None), multiplied by `weights` when given (a resample's
+    multiplicities). The same numbers as pgmpy's DiscreteBayesianEstimator(prior_type="BDeu") on the rows
+    those weights stand for.
     """
+    if weights is None:
+        weights = enc.weights
+    elif enc.weights is not None:
+        weights = enc.weights * weights
     index = {n: i for i, n in enumerate(enc.names)}
     parents = {n: tuple(sorted(a for a, b in edges if b == n)) for n in enc.names}
     cpds: dict[str, np.ndarray] = {}
@@ -90,7 +97,7 @@ def fit_counts(enc: EncodedData, edges: Sequence[Edge], ess: float, weights: np.
         cards = [enc.cards[index[p]] for p in pa]
         q = int(np.prod(cards, dtype=np.int64))
         r = enc.cards[index[node]]
-        column = np.zeros(enc.n_rows, dtype=np.int64)
+        column = np.zeros(enc.n_cells, dtype=np.int64)
         for p, card in zip(pa, cards):  # first parent slowest, as TabularCPD orders its columns
             column = column * card + enc.codes[index[p]]
         counts = np.bincount(enc.codes[index[node]] * q + column, weights=weights, minlength=r * q).astype(float)

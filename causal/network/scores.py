@@ -24,13 +24,37 @@ class EncodedData:
     """
 
     names: tuple[str, ...]
-    codes: np.ndarray  # (n_vars, n_rows) int64, C-contiguous so one variable is one contiguous row
+    codes: np.ndarray  # (n_vars, n_cells) int64, C-contiguous so one variable is one contiguous row
     cards: tuple[int, ...]
     states: tuple[tuple[object, ...], ...]
+    # How many log rows each column of `codes` stands for (float64, >= 0); None: one row each. Every
+    # statistic counts with these, so a contingency table scores and fits exactly like the rows it counts.
+    weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights is None:
+            return
+        w = np.ascontiguousarray(self.weights, dtype=np.float64)
+        if w.shape != (self.n_cells,):
+            raise ValueError(f"weights has shape {w.shape}; the data has {self.n_cells} rows, so pass one weight each")
+        if not (np.isfinite(w).all() and (w >= 0).all()):
+            raise ValueError("weights must be finite and non-negative: each is how many log rows a row stands for")
+        object.__setattr__(self, "weights", w)
+
+    @property
+    def n_cells(self) -> int:
+        """Columns of `codes`: the rows of the table as stored (cells when the data is compressed)."""
+        return int(self.codes.shape[1])
+
+    @property
+    def total_weight(self) -> float:
+        """How many log rows the data stands for: the sum of the weights (the row count when unweighted)."""
+        return float(self.n_cells if self.weights is None else self.weights.sum())
 
     @property
     def n_rows(self) -> int:
-        return int(self.codes.shape[1])
+        """The log rows the data stands for (`total_weight` rounded): what estimates report as their rows."""
+        return int(round(self.total_weight))
 
     def index(self, name: str) -> int:
         try:
@@ -104,10 +128,9 @@ class LocalScore:
         self.equivalent_sample_size = float(ess)
         self.cache: dict[tuple[int, frozenset[int]], float] = {}
         self.n_computed = 0  # local scores counted from the data (cache misses)
-        n = self.data.n_rows
-        self._log_n = log(n)
+        self._log_n = log(self.data.total_weight)  # BIC's n: the log rows, however many cells hold them
         # Above this many cells a dense bincount costs more than sorting the rows: compress instead.
-        self._dense_limit = max(4 * n, 1 << 12)
+        self._dense_limit = max(4 * self.data.n_cells, 1 << 12)
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -188,12 +211,13 @@ class LocalScore:
 
     def _count(self, node: int, config: np.ndarray | None, bound: int) -> np.ndarray:
         r = self.data.cards[node]
-        x = self.data.codes[node]
+        x, w = self.data.codes[node], self.data.weights
         if config is None:
-            return np.bincount(x, minlength=r).reshape(1, r)
+            return np.bincount(x, weights=w, minlength=r).reshape(1, r)
         if bound * r > self._dense_limit:
             config, bound = self._compress(config)
-        cells = np.bincount(config * r + x, minlength=bound * r).reshape(bound, r)
+        cells = np.bincount(config * r + x, weights=w, minlength=bound * r).reshape(bound, r)
+        # A configuration whose rows all weigh 0 (a bootstrap replicate that drew none of them) is unobserved.
         return cells[cells.any(axis=1)]
 
     def _score_from_config(self, node: int, config: np.ndarray | None, bound: int, q: int) -> float:
@@ -216,3 +240,39 @@ class LocalScore:
         # k2
         n_obs = counts.shape[0]
         return float(n_obs * lgamma(r) - gammaln(n_ij + r).sum() + gammaln(counts + 1.0).sum())
+
+
+def compress(enc: EncodedData) -> EncodedData:
+    """The distinct rows of `enc` with their total weight, lexicographic by codes; rows weighing 0 are dropped.
+
+    A discrete network needs only this contingency table: every score, fit and query on it equals the one
+    on the rows it counts, at a cost set by the number of cells instead of the number of rows.
+    """
+    w = np.ones(enc.n_cells) if enc.weights is None else enc.weights
+    if enc.n_cells == 0:
+        return EncodedData(enc.names, enc.codes.copy(), enc.cards, enc.states, np.zeros(0))
+    size = prod(enc.cards)
+    if size < 1 << 62:  # one mixed-radix key per row, first variable slowest: sorting keys sorts rows lexicographically
+        key = np.ravel_multi_index(tuple(enc.codes), enc.cards)
+        if size <= max(4 * enc.n_cells, 1 << 12):  # few possible cells: count them densely, no sort
+            totals = np.bincount(key, weights=w, minlength=size)
+            cells = np.flatnonzero(totals)
+            return _cells(enc, np.array(np.unravel_index(cells, enc.cards)), totals[cells])
+        uniq, inverse = np.unique(key, return_inverse=True)
+        codes = np.array(np.unravel_index(uniq, enc.cards))
+    else:  # too many possible cells for an int64 key: sort the code columns themselves
+        columns, inverse = np.unique(enc.codes.T, axis=0, return_inverse=True)
+        codes = columns.T
+    totals = np.bincount(inverse.reshape(-1), weights=w, minlength=codes.shape[1])
+    keep = totals > 0
+    return _cells(enc, codes[:, keep], totals[keep])
+
+
+def _cells(enc: EncodedData, codes: np.ndarray, weights: np.ndarray) -> EncodedData:
+    codes = np.ascontiguousarray(codes, dtype=np.int64).reshape(len(enc.names), -1)
+    return EncodedData(enc.names, codes, enc.cards, enc.states, weights.astype(np.float64))
+
+
+def reweight(enc: EncodedData, weights: np.ndarray) -> EncodedData:
+    """The same cells with other weights (a bootstrap replicate, a half): codes shared, states kept."""
+    return EncodedData(enc.names, enc.codes, enc.cards, enc.states, weights)

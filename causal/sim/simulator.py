@@ -1,8 +1,9 @@
-"""The seeded semi-synthetic recommender simulator on the real MovieLens catalogue: its config and `simulate()`."""
+"""The seeded semi-synthetic recommender simulator on the real MovieLens catalogue: its config, batches and output."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,14 +11,17 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from causal.sim.catalogue import load_catalogue
+from causal.sim.batches import combine_truth, sorted_seconds, write_frames
+from causal.sim.catalogue import Catalogue, load_catalogue
 from causal.sim.model import ACTIVITY, STRATEGIES, logging_policy, reason_probability, sigmoid
 from causal.sim.truth import TruthRow, exact_truth
+from common.files import atomic_write_text
 from common.values import check_int
 
 DEFAULT_DATA = Path("data/ml-latest-small")
 _TASTE_RETURN = {"Drama": 0.2, "Comedy": 0.0, "Action": -0.2, "other": 0.1}  # θ_T on the logit of returned
 _START = pd.Timestamp("2024-03-01", tz="UTC")
+BATCH_IMPRESSIONS = 250_000  # impressions made (and held) at a time; a log of one batch is drawn as before batching
 
 
 @dataclass(frozen=True)
@@ -91,15 +95,36 @@ class Simulation:
     def truth_value(
         self, treatment: str, value: str, outcome: str = "click", estimand: str = "interventional_mean"
     ) -> float:
-        key = (treatment, str(value), outcome, estimand)
-        for row in self.truth:
-            if (row.treatment, row.treatment_value, row.outcome, row.estimand) == key:
-                return row.value
-        raise KeyError(f"no truth row for {estimand} of {treatment}={value!r} on {outcome!r}; see Simulation.truth")
+        return _truth_value(self.truth, treatment, value, outcome, estimand)
 
 
-def simulate(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> Simulation:
+def _truth_value(truth: tuple[TruthRow, ...], treatment: str, value: str, outcome: str, estimand: str) -> float:
+    key = (treatment, str(value), outcome, estimand)
+    for row in truth:
+        if (row.treatment, row.treatment_value, row.outcome, row.estimand) == key:
+            return row.value
+    raise KeyError(f"no truth row for {estimand} of {treatment}={value!r} on {outcome!r}; see Simulation.truth")
+
+
+def simulate(
+    config: SimulatorConfig, data_dir: Path = DEFAULT_DATA, batch_impressions: int = BATCH_IMPRESSIONS
+) -> Simulation:
     """Simulate ``config.impressions`` impressions and compute the exact interventional truth (`exact_truth`).
+
+    The whole log in memory: `simulate_to` writes the same log batch by batch instead.
+    """
+    logs, parts = [], []
+    for batch in simulate_batches(config, data_dir, batch_impressions):
+        logs.append(batch.log)
+        parts.append((len(batch.log), batch.truth))
+    log = logs[0] if len(logs) == 1 else pd.concat(logs, ignore_index=True)
+    return Simulation(log=log, truth=combine_truth(parts), config=config)
+
+
+def simulate_batches(
+    config: SimulatorConfig, data_dir: Path = DEFAULT_DATA, batch_impressions: int = BATCH_IMPRESSIONS
+) -> Iterator[SimBatch]:
+    """The log of ``config.impressions`` impressions in batches, each with the exact truth over its contexts.
 
     The structural causal model (one row per impression; ``σ`` is the logistic function):
 
@@ -120,12 +145,58 @@ def simulate(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> Simulati
                     quality = shrunk mean rating, pop = standardised log rating count)
         C ~ Bernoulli(σ(c0 + w·rel(u, I) + α_A − β·P + τ·R))        click
         Y ~ Bernoulli(σ(r0 + θ_T + η_A + γ·C))                    returned (user comes back next week)
+
+    Impressions are made `batch_impressions` at a time. A log of at most one batch is drawn from the seven
+    stage streams as it always was (the same log and truth for a seed as before batching); a longer log
+    draws each batch from its own child of every stage stream, and its ts from per-day counts of the
+    seconds (multinomial, so the seconds are those of sorted uniform draws), so memory stays one batch's.
     """
-    cat = load_catalogue(Path(data_dir))
+    check_int("batch_impressions", batch_impressions, 1, "make at least one impression per batch")
     # Independent streams per stage, so forcing a treatment leaves users, slots and reasons unchanged
-    rng_users, rng_ctx, rng_strategy, rng_item, rng_click, rng_return, rng_ts = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(7)
-    )
+    seeds = np.random.SeedSequence(config.seed).spawn(7)
+    rngs = [np.random.default_rng(s) for s in seeds]
+    world = _world(config, Path(data_dir), rngs[0])
+    m = config.impressions
+    if m <= batch_impressions:
+        seconds = np.sort(rngs[6].integers(0, config.days * 86_400, size=m))
+        yield _batch(world, config, 0, m, rngs[:6], seconds)
+        return
+    n_batches = -(-m // batch_impressions)
+    children = [s.spawn(n_batches) for s in seeds[:6]]
+    day_counts = rngs[6].multinomial(m, np.full(config.days, 1.0 / config.days))
+    day_seeds = seeds[6].spawn(config.days)
+    for b in range(n_batches):
+        first = b * batch_impressions
+        size = min(batch_impressions, m - first)
+        seconds = sorted_seconds(first, first + size, day_counts, day_seeds)
+        yield _batch(world, config, first, size, [np.random.default_rng(c[b]) for c in children], seconds)
+
+
+@dataclass(frozen=True)
+class SimBatch:
+    """Impressions first .. first+len(log)-1 of a simulated log, and the exact truth over their contexts."""
+
+    log: pd.DataFrame
+    truth: tuple[TruthRow, ...]
+
+
+@dataclass(frozen=True)
+class _World:
+    """What every impression draws on: the sampled users, their strategy pools and exact click probabilities."""
+
+    cat: Catalogue
+    users: np.ndarray  # (N,) sampled user positions in the catalogue
+    act: np.ndarray  # (N,) activity index
+    seen: np.ndarray  # (N, I)
+    pools: dict[str, np.ndarray]  # strategy -> (N, k) item indices
+    base: np.ndarray  # (N, I) click logit without slot and reason
+    offsets: np.ndarray  # (P, 2) logit offsets of slot and reason
+    p_table: np.ndarray  # (N, S, P, R) mean click probability, item draw integrated out
+    taste_return: np.ndarray  # (N,) θ_T of each user
+
+
+def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generator) -> _World:
+    cat = load_catalogue(data_dir)
     users = np.sort(rng_users.choice(len(cat.user_ids), size=config.users, replace=False))  # (N,)
     act = cat.activity[users]  # (N,)
     seen = cat.seen[users]  # (N, I)
@@ -168,9 +239,16 @@ def simulate(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> Simulati
         else:
             b = np.take_along_axis(base, pools[name], axis=1).astype(np.float64)  # (N, k)
             p_table[:, s] = sigmoid(b[:, None, None, :] + offsets[None, :, :, None]).mean(axis=-1)
+    taste_return = np.array([_TASTE_RETURN.get(t, 0.0) for t in cat.taste[users]])
+    return _World(cat, users, act, seen, pools, base, offsets, p_table, taste_return)
 
-    # Impressions
-    m = config.impressions
+
+def _batch(
+    world: _World, config: SimulatorConfig, first: int, m: int, rngs: list[np.random.Generator], seconds: np.ndarray
+) -> SimBatch:
+    """Impressions first .. first+m-1, drawn from the six per-stage generators, at the given sorted seconds."""
+    rng_users, rng_ctx, rng_strategy, rng_item, rng_click, rng_return = rngs
+    cat, users, act, seen = world.cat, world.users, world.act, world.seen
     u_of = rng_users.integers(0, len(users), size=m)  # (M,) index into users
     a_of = act[u_of]
     position = rng_ctx.integers(0, config.n_positions, size=m)
@@ -187,39 +265,40 @@ def simulate(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> Simulati
         propensity = np.ones(m)  # the forcing policy is deterministic
 
     # Item draw: uniform over the strategy's pool, or over the user's unseen items for random
-    slot = rng_item.integers(0, k, size=m)
+    slot = rng_item.integers(0, config.candidates, size=m)
     item = np.empty(m, dtype=np.int64)
     for s, name in enumerate(STRATEGIES[:-1]):
         rows = strategy == s
-        item[rows] = pools[name][u_of[rows], slot[rows]]
+        item[rows] = world.pools[name][u_of[rows], slot[rows]]
     rows = np.flatnonzero(strategy == STRATEGIES.index("random"))
-    draw = rng_item.integers(0, n_items, size=len(rows))
+    draw = rng_item.integers(0, seen.shape[1], size=len(rows))
     bad = seen[u_of[rows], draw]
     while bad.any():  # rejection keeps the draw uniform over unseen items
-        draw[bad] = rng_item.integers(0, n_items, size=int(bad.sum()))
+        draw[bad] = rng_item.integers(0, seen.shape[1], size=int(bad.sum()))
         bad = seen[u_of[rows], draw]
     item[rows] = draw
 
-    p_click = sigmoid(base[u_of, item].astype(np.float64) + offsets[position, reason])
+    p_click = sigmoid(world.base[u_of, item].astype(np.float64) + world.offsets[position, reason])
     click = (rng_click.random(m) < p_click).astype(np.int64)
     taste = cat.taste[users][u_of]
-    ret_base = (
-        config.return_base
-        + np.array([_TASTE_RETURN.get(t, 0.0) for t in cat.taste[users]])[u_of]
-        + config.return_activity_effect * (a_of - 1.0)
-    )  # (M,)
+    ret_base = config.return_base + world.taste_return[u_of] + config.return_activity_effect * (a_of - 1.0)  # (M,)
     returned = (rng_return.random(m) < sigmoid(ret_base + config.click_on_return * click)).astype(np.int64)
 
     truth = exact_truth(
-        p_table[u_of], a_of, ret_base, rho, pi, n_positions=config.n_positions, click_on_return=config.click_on_return
+        world.p_table[u_of],
+        a_of,
+        ret_base,
+        rho,
+        pi,
+        n_positions=config.n_positions,
+        click_on_return=config.click_on_return,
     )
 
-    seconds = np.sort(rng_ts.integers(0, config.days * 86_400, size=m))
     ts = _START + pd.to_timedelta(seconds, unit="s")
     items = cat.item_ids[item]
     log = pd.DataFrame(
         {
-            "event_id": [f"sim{config.seed}-{i:07d}" for i in range(m)],
+            "event_id": [f"sim{config.seed}-{i:07d}" for i in range(first, first + m)],
             "ts": ts,
             "user_id": cat.user_ids[users][u_of].astype(str).astype(object),
             "item_id": items.astype(str).astype(object),
@@ -237,14 +316,58 @@ def simulate(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> Simulati
     )
     log["item_text"] = log["item_title"] + " | " + log["item_genres"]
     log["partition"] = log["ts"].dt.strftime("%Y-%m-%d")
-    return Simulation(log=log, truth=truth, config=config)
+    return SimBatch(log=log, truth=truth)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What `simulate_to` wrote: the two files, the log's size, its exact truth and the naive click rates."""
+
+    log_path: Path
+    truth_path: Path
+    impressions: int
+    truth: tuple[TruthRow, ...]
+    naive_click: dict[str, float]  # strategy -> click rate in the log
+
+    def truth_value(self, treatment: str, value: str, outcome: str = "click") -> float:
+        return _truth_value(self.truth, treatment, value, outcome, "interventional_mean")
+
+
+def simulate_to(
+    config: SimulatorConfig, out_dir: Path, data_dir: Path = DEFAULT_DATA, batch_impressions: int = BATCH_IMPRESSIONS
+) -> Written:
+    """Simulate and write ``out_dir/log.parquet`` and ``truth.json`` one batch at a time (bounded memory)."""
+    parts: list[tuple[int, tuple[TruthRow, ...]]] = []
+    clicks = dict.fromkeys(STRATEGIES, 0)
+    shown = dict.fromkeys(STRATEGIES, 0)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for batch in simulate_batches(config, data_dir, batch_impressions):
+            parts.append((len(batch.log), batch.truth))
+            by = batch.log.groupby("strategy")["click"].agg(["sum", "count"])
+            for name, row in by.iterrows():
+                clicks[name] += int(row["sum"])
+                shown[name] += int(row["count"])
+            yield batch.log
+
+    log_path, truth_path = _paths(out_dir)
+    write_frames(frames(), log_path)
+    truth = combine_truth(parts)
+    atomic_write_text(truth_path, json.dumps([asdict(r) for r in truth], indent=2) + "\n")
+    naive = {name: clicks[name] / shown[name] if shown[name] else float("nan") for name in STRATEGIES}
+    return Written(log_path, truth_path, sum(n for n, _ in parts), truth, naive)
 
 
 def write(sim: Simulation, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``out_dir/log.parquet`` (canonical log) and ``out_dir/truth.json`` (list of truth rows)."""
+    """Write ``out_dir/log.parquet`` (canonical log, in row groups of a batch) and ``out_dir/truth.json``."""
+    log_path, truth_path = _paths(out_dir)
+    step = BATCH_IMPRESSIONS
+    write_frames((sim.log.iloc[i : i + step] for i in range(0, len(sim.log), step)), log_path)
+    atomic_write_text(truth_path, json.dumps([asdict(r) for r in sim.truth], indent=2) + "\n")
+    return log_path, truth_path
+
+
+def _paths(out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log_path, truth_path = out_dir / "log.parquet", out_dir / "truth.json"
-    sim.log.to_parquet(log_path, index=False)
-    truth_path.write_text(json.dumps([asdict(r) for r in sim.truth], indent=2) + "\n")
-    return log_path, truth_path
+    return out_dir / "log.parquet", out_dir / "truth.json"

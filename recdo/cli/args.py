@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -43,7 +44,12 @@ class Flag:
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("--data", "data", "Open Bandit directory, `recdo simulate` folder, or canonical CSV/Parquet file"),
+    Flag(
+        "--data",
+        "data",
+        "the log: a CSV or Parquet file, a folder or quoted glob of Parquet files (flat or hive date=YYYY-MM-DD/), "
+        "an Open Bandit directory or a `recdo simulate` folder; told apart by content",
+    ),
     Flag("--source", "source", "how to read --data", choices=("auto", "obd", "table")),
     Flag("--campaign", "campaign", "Open Bandit campaign whose log is read and whose prior defines the target policy"),
     Flag("--map", None, "rename a column (repeatable)", repeat=True, metavar="FILE_COL=CANONICAL_COL"),
@@ -92,6 +98,12 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--equivalent-sample-size", "equivalent_sample_size", "BDeu prior strength of the network's CPDs", type=float),
     Flag("--epochs", "max_epochs", "scorer training epochs", type=int),
     Flag("--batch-size", "batch_size", "scorer batch size, per device", type=int),
+    Flag(
+        "--scorer-train-rows",
+        "scorer_train_rows",
+        "a longer log trains the scorer on a seeded, outcome-stratified sample of this many rows, then scores all",
+        type=int,
+    ),
     Flag(
         "--backbone",
         "backbone",
@@ -240,7 +252,7 @@ def params_from_args(args: argparse.Namespace):
 
 def data_missing(params) -> bool:
     """True, after one line on stderr, when --data names nothing: caught here, not as a flow run's traceback."""
-    if os.path.exists(params.data):
+    if os.path.exists(params.data) or glob.glob(params.data):  # a glob of Parquet files is a log too
         return False
     print(
         f"recdo: no log at {params.data!r}; pass --data DIR (Open Bandit layout or a `recdo simulate` folder) "

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from causal.sim.model import STRATEGIES
-from causal.sim.simulator import DEFAULT_DATA, SimulatorConfig, simulate, write
+from causal.sim.simulator import DEFAULT_DATA, SimulatorConfig, simulate_to
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,16 +26,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = SimulatorConfig(users=args.users, impressions=args.impressions, seed=args.seed)
         started = time.perf_counter()
-        sim = simulate(config, args.data)
+        # written a batch of impressions at a time: memory stays one batch's however long the log
+        out = simulate_to(config, args.out, args.data)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"recdo simulate: error: {err}\n")
-    log_path, truth_path = write(sim, args.out)
     elapsed = time.perf_counter() - started
-    print(f"{len(sim.log)} impressions from {config.users} users in {elapsed:.1f} s -> {log_path}, {truth_path}")
-    naive = sim.log.groupby("strategy")["click"].mean()
+    where = f"{out.log_path}, {out.truth_path}"
+    print(f"{out.impressions} impressions from {config.users} users in {elapsed:.1f} s -> {where}")
     print(f"{'strategy':<14}{'naive click':>12}{'do() truth':>12}")
     for name in STRATEGIES:
-        print(f"{name:<14}{naive.get(name, float('nan')):>12.4f}{sim.truth_value('strategy', name):>12.4f}")
+        print(f"{name:<14}{out.naive_click[name]:>12.4f}{out.truth_value('strategy', name):>12.4f}")
     return 0
 
 

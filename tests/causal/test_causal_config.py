@@ -14,6 +14,7 @@ def test_defaults():
     assert (config.bootstrap_chunk, config.n_chunks, config.chunk_replicates(7)) == (25, 8, range(175, 200))
     assert CausalConfig(n_bootstrap=30, bootstrap_chunk=25).chunk_replicates(1) == range(25, 30)  # the short last chunk
     assert (config.equivalent_sample_size, config.ci_level, config.seed, config.progress) == (1.0, 0.95, 0, True)
+    assert config.resample == "cells"  # the bootstrap reweights the contingency table's cells by default
     with pytest.raises(AttributeError):
         config.seed = 1  # frozen
 
@@ -36,6 +37,8 @@ def test_defaults():
         ({"ci_level": 95}, r"ci_level must lie strictly between 0 and 1; got 95; use e.g. 0.95"),
         ({"seed": -1}, r"seed must be an integer >= 0; got -1"),
         ({"progress": "yes"}, r"progress must be True or False; got 'yes'"),
+        ({"resample": "cell"}, r"resample must be one of \['cells', 'rows'\]; got 'cell'; 'cells' reweights"),
+        ({"resample": None}, r"resample must be one of \['cells', 'rows'\]; got None"),
     ],
 )
 def test_invalid_settings(kwargs, message):

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from causal.config import CausalConfig
-from causal.network.discretize import discretize
+from causal.network.discretize import PandasSummaries, apply_plan, discretize
+from causal.network.plan import exact_quantiles, make_plan, quantile_ranks
 
 CONFIG = CausalConfig(max_levels=3, n_bins=4)
 
@@ -86,3 +87,32 @@ def test_missing_values_and_integral_floats():
 def test_bad_logs(change, message):
     with pytest.raises(ValueError, match=message):
         discretize(change(log()), CONFIG)
+
+
+def test_exact_quantiles_from_order_statistics_equal_numpy_bit_for_bit():
+    # DuckDB and Dask read a few ranked values and interpolate here; the bins' edges must be numpy's exactly.
+    rng = np.random.default_rng(0)
+    for trial in range(400):
+        n = int(rng.integers(1, 300))
+        x = [
+            rng.normal(size=n) * 10 ** rng.uniform(-5, 5),
+            rng.integers(-5, 5, n).astype(float),
+            rng.exponential(size=n),
+            np.round(rng.uniform(0, 1, n), 2),
+        ][trial % 4]
+        ordered = np.sort(x)
+        for n_bins in (2, 3, 4, 5, 7, 10):
+            probabilities = np.linspace(0.0, 1.0, n_bins + 1)
+            ranks = quantile_ranks(n, probabilities)
+            assert len(ranks) <= 2 * (n_bins + 1)
+            got = exact_quantiles(n, probabilities, lambda asked, s=ordered: {k: s[k] for k in asked})
+            np.testing.assert_array_equal(got, np.quantile(x, probabilities))
+
+
+def test_a_plan_applied_part_by_part_gives_the_whole_frame():
+    # Dask applies the plan to each partition; the rows must not depend on where the frame was cut.
+    df = log()
+    plan = make_plan(PandasSummaries(df), CONFIG)
+    parts = pd.concat([apply_plan(df.iloc[:5], plan), apply_plan(df.iloc[5:], plan)], ignore_index=True)
+    pd.testing.assert_frame_equal(parts, apply_plan(df, plan))
+    assert plan.nodes == discretize(df, CONFIG).nodes
