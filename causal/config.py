@@ -137,6 +137,9 @@ class OffPolicyConfig:
     logged: str = "random"  # treatment value whose rows are the logged data
     target: str = "bts"  # name the target policy's estimates are stored under (treatment_value)
     refits: int = 30  # resamples with the reward model refitted, for the DM/DR-family intervals
+    # Logged rows read into memory. Above it, IPW/SNIPW use every row through counts (causal.policy.cells) and the
+    # reward-model estimators and bn_policy a seeded sample of this many rows (causal.policy.at_scale).
+    max_rows: int = 1_000_000
 
     def __post_init__(self) -> None:
         for name in ("prior", "campaign", "logged", "target"):
@@ -149,3 +152,4 @@ class OffPolicyConfig:
                 "another policy's rows: pass e.g. logged='random', target='bts'"
             )
         _check_int("refits", self.refits, 2, "use at least 2 reward-model refits (30 for reported intervals)")
+        _check_int("max_rows", self.max_rows, 1000, "keep at least 1000 logged rows in memory (default 1,000,000)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -13,6 +12,7 @@ import store
 from flows.params import PipelineParams
 from flows.runners import RunnerConfig, make_runner
 from sources import partitions
+from sources.duck import parquet_files
 from tasks.ingest import load_log
 
 
@@ -82,7 +82,7 @@ def backfill(
     log = load_log.with_options(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
     )
-    present = set(partitions.partitions_in(pd.read_parquet(log.path, columns=None)))
+    present = set(partitions.dated_partitions(parquet_files(log.path)))
     empty = [d for d in dates if d not in present]
     per_partition = {d: partition_params(params, d) for d in dates if d in present}
     run_ids = {d: p.run_id_for(log.data_hash) for d, p in per_partition.items()}

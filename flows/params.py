@@ -164,6 +164,14 @@ class PipelineParams(BaseModel):
         ge=2,
         description="Resamples with the reward model refitted, for the intervals of DM, DR, SNDR, Switch-DR, DRos.",
     )
+    ope_max_rows: int = Field(
+        OffPolicyConfig.max_rows,
+        ge=1000,
+        description=(
+            "Logged rows off-policy evaluation reads into memory; above it IPW/SNIPW use every row through counts "
+            "and the reward-model estimators and bn_policy a seeded sample of this many rows."
+        ),
+    )
     seed: int = Field(_CAUSAL.seed, ge=0, description="Seed for the split, the scorer and the bootstrap.")
     db: str = Field("recdo.duckdb", description="DuckDB file the results go to.")
     run_id: str | None = Field(
@@ -303,6 +311,7 @@ class PipelineParams(BaseModel):
                     logged=self.ope_logged,
                     target=self.ope_target,
                     refits=self.ope_refits,
+                    max_rows=self.ope_max_rows,
                 )
                 if prior
                 else None

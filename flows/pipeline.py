@@ -83,14 +83,20 @@ def _estimate_effects(
 ) -> tuple[causal.EffectReport, ...]:
     """Every pair's network, its bootstrap chunks and their combination, all submitted to one task runner.
 
-    The chunks of every pair are separate tasks, so a Dask cluster spreads one network's bootstrap over
-    its workers; the futures go from task to task, so a pair's prepared data never passes through the flow.
+    Each network is learned from the contingency table of its nodes, counted out of core by DuckDB (or by
+    the Dask cluster under task_runner=dask). The chunks of every pair are separate tasks, so a Dask
+    cluster spreads one network's bootstrap over its workers; the futures go from task to task, so a pair's
+    prepared data never passes through the flow.
     Chunks are seeded by their number and combined in order: any runner gives the same estimates.
     """
     prepare = cached(prepare_effects, EFFECTS_CACHE, work_dir, refresh)
     chunk = cached(bootstrap_chunk, CHUNK_CACHE, work_dir, refresh)
     with make_runner(runner_config) as runner:
-        prepared = [runner.submit(prepare, parameters=dict(scored_path=scored_path, config=cfg)) for cfg in configs]
+        counter = "dask" if runner_config.kind == "dask" else "duckdb"  # the cluster counts the cells too
+        prepared = [
+            runner.submit(prepare, parameters=dict(scored_path=scored_path, config=cfg, counter=counter))
+            for cfg in configs
+        ]
         chunks = [
             [
                 runner.submit(chunk, parameters=dict(scored_path=scored_path, config=cfg, prepared=p, chunk=c))

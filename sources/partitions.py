@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 PARTITION = "partition"
 TS = "ts"
@@ -54,6 +59,60 @@ def select(frame: pd.DataFrame, partition: str) -> pd.DataFrame:
             f"partition {partition!r} has no rows in this log; it holds {partitions_in(frame) or 'no dated rows'}"
         )
     return frame[keep].reset_index(drop=True)
+
+
+def dated_partitions(files: Sequence[str], batch_rows: int = 1_000_000) -> list[str]:
+    """partitions_in over a log's Parquet files, read batch by batch and only the column that dates a row."""
+    seen: set[str] = set()
+    for path in files:
+        reader = pq.ParquetFile(path)
+        names = set(reader.schema_arrow.names)
+        column = PARTITION if PARTITION in names else TS
+        for batch in reader.iter_batches(batch_size=batch_rows, columns=[column] if column in names else []):
+            seen.update(partitions_in(batch.to_pandas()))
+    return sorted(seen)
+
+
+@dataclass(frozen=True)
+class Selected:
+    """What select_to_file kept: the partition's rows, out of how many, and how many had no date."""
+
+    n_kept: int
+    n_rows: int
+    n_undated: int
+
+
+def select_to_file(files: Sequence[str], partition: str, out: str | Path, batch_rows: int = 256_000) -> Selected:
+    """The rows of one partition, copied batch by batch from the log's Parquet files into one Parquet file.
+
+    Memory holds one batch, whatever the log's size; the rows keep their Arrow types and their order. An
+    empty result is an error naming the partitions there are (and `out` is then not written).
+    """
+    check_partition(partition)
+    writer: pq.ParquetWriter | None = None
+    kept = total = undated = 0
+    seen: set[str] = set()
+    try:
+        for path in files:
+            reader = pq.ParquetFile(path)
+            for batch in reader.iter_batches(batch_size=batch_rows):
+                where = partition_of(batch.to_pandas())
+                total += batch.num_rows
+                undated += int((where == "unknown").sum())
+                seen.update(p for p in where.unique() if _DATE.match(p))
+                mask = (where == partition).to_numpy()
+                if mask.any():
+                    writer = writer or pq.ParquetWriter(out, batch.schema)
+                    writer.write_batch(batch.filter(pa.array(mask)))
+                    kept += int(mask.sum())
+    finally:
+        if writer is not None:
+            writer.close()
+    if not kept:
+        raise PartitionError(
+            f"partition {partition!r} has no rows in this log; it holds {sorted(seen) or 'no dated rows'}"
+        )
+    return Selected(n_kept=kept, n_rows=total, n_undated=undated)
 
 
 def date_range(start: str, end: str) -> list[str]:

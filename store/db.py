@@ -22,6 +22,7 @@ TABLES = (
     "bn_edges",
     "interventions",
 )
+MEMORY_LIMIT = "2GB"
 
 
 def _schema_sql() -> str:
@@ -43,7 +44,8 @@ def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDB
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        # Capped: writing ten million scores must not hold them all in memory (DuckDB spills beyond the cap).
+        con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
     except duckdb.IOException as exc:  # another process holds the write lock
         raise RuntimeError(
             f"cannot open {str(path)!r}: {exc}. Another process (a running flow or a shell) holds the "
@@ -79,6 +81,29 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
         con.execute("ROLLBACK")
         raise
     return len(frame)
+
+
+def replace_rows_from_parquet(
+    con: duckdb.DuckDBPyConnection, table: str, path: str | Path, columns: tuple[str, ...], run_id: str
+) -> int:
+    """replace_rows with the rows read by DuckDB from a Parquet file: they never pass through Python.
+
+    A scored log of ten million rows streams from the file into the table, out of core, in one transaction.
+    """
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; known tables: {list(TABLES)}")
+    selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+        written = con.execute(
+            f"INSERT INTO {table} BY NAME SELECT ? AS run_id, {selected} FROM read_parquet(?)", [run_id, str(path)]
+        ).fetchone()[0]
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return int(written)
 
 
 def upsert_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: object) -> None:

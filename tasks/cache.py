@@ -51,7 +51,7 @@ def content_policy(*path_params: str, derived: tuple[str, ...] = ()) -> CachePol
 
 
 SCORER_CACHE = content_policy("clean_path")
-EFFECTS_CACHE = content_policy("scored_path")
+EFFECTS_CACHE = content_policy("scored_path", derived=("counter",))  # DuckDB and Dask count the same cells
 CHUNK_CACHE = content_policy("scored_path", derived=("prepared",))  # keyed by the scored log, config and chunk number
 
 

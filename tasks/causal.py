@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import causal
+import sources
 from causal.config import OffPolicyConfig
-from causal.policy.network_value import evaluate_obd_target
+from sources import bandit_counts
 
 
 @task(name="prepare effects", cache_policy=NO_CACHE)
-def prepare_effects(scored_path: str, config: causal.CausalConfig) -> causal.PreparedEffects:
-    """Learn the network on all rows and answer the do-queries: what every bootstrap chunk starts from."""
-    return causal.prepare_effects(pd.read_parquet(scored_path), config)
+def prepare_effects(
+    scored_path: str, config: causal.CausalConfig, counter: Literal["duckdb", "dask"] = "duckdb"
+) -> causal.PreparedEffects:
+    """Learn the network on all rows and answer the do-queries: what every bootstrap chunk starts from.
+
+    The network needs only the contingency table of its nodes, so the scored log is counted out of core
+    (DuckDB, or the Dask cluster the task runs on) and never read whole; resample="rows" redraws the
+    rows themselves and so still reads them.
+    """
+    return causal.prepare_effects(network_data(scored_path, config, counter), config)
+
+
+def network_data(
+    scored_path: str, config: causal.CausalConfig, counter: Literal["duckdb", "dask"] = "duckdb"
+) -> pd.DataFrame | causal.Discretized:
+    """What the network is learned from: the cells with their row counts, or the rows for resample="rows"."""
+    if config.resample == "rows":
+        return pd.read_parquet(scored_path)
+    if counter == "dask":
+        from distributed import worker_client  # the task runs on a Dask worker: count on that worker's cluster
+
+        with worker_client() as client:
+            return sources.count_cells_dask(scored_path, config, client)
+    return sources.count_cells(scored_path, config, work_dir=Path(scored_path).parent)
 
 
 @task(name="bootstrap chunk", cache_policy=NO_CACHE)
@@ -37,17 +62,40 @@ def combine_effects(
 def evaluate_target_policy(
     scored_path: str, off_policy: OffPolicyConfig, config: causal.CausalConfig
 ) -> tuple[causal.Estimate, ...]:
-    """Off-policy estimates (and the network's answer) of the target policy's click rate from the logged rows."""
-    return evaluate_obd_target(
-        pd.read_parquet(scored_path),
+    """Off-policy estimates (and the network's answer) of the target policy's click rate from the logged rows.
+
+    A log with at most off_policy.max_rows logged rows is read whole; a larger one never is: IPW/SNIPW come
+    from DuckDB's counts of every logged row, the reward-model estimators and bn_policy from a seeded sample.
+    """
+    from causal.policy.network_value import evaluate_obd_target  # pgmpy and friends: imported when OPE runs
+
+    policy, outcome = config.treatment, config.outcome
+    per_policy = bandit_counts.policy_rows(scored_path, policy, outcome, work_dir=Path(scored_path).parent)
+    logged = per_policy[per_policy.policy == off_policy.logged]
+    common = dict(
         logged_value=off_policy.logged,
         prior_path=off_policy.prior,
         campaign=off_policy.campaign,
-        n_bootstrap=config.n_bootstrap,
-        seed=config.seed,
         target_value=off_policy.target,
         config=config,
         model_refits=off_policy.refits,
-        policy_column=config.treatment,
-        outcome=config.outcome,
+        policy_column=policy,
+        outcome=outcome,
+    )
+    if logged.empty or int(logged.n.iloc[0]) <= off_policy.max_rows:
+        return evaluate_obd_target(
+            pd.read_parquet(scored_path), n_bootstrap=config.n_bootstrap, seed=config.seed, **common
+        )
+    from causal.policy.at_scale import evaluate_target_at_scale
+    from causal.policy.policies import load_bts_prior
+
+    alpha, _ = load_bts_prior(off_policy.prior, off_policy.campaign)
+    items = tuple(str(i) for i in range(len(alpha)))  # the prior's items, as obp numbers Open Bandit's
+    work = Path(scored_path).parent
+    target = per_policy[per_policy.policy == off_policy.target]
+    return evaluate_target_at_scale(
+        bandit_counts.bandit_cells(scored_path, policy, off_policy.logged, outcome, items, work_dir=work),
+        bandit_counts.seeded_sample(scored_path, policy, off_policy.logged, off_policy.max_rows, config.seed, work),
+        None if target.empty else (float(target["mean"].iloc[0]), int(target.n.iloc[0])),
+        **common,
     )

@@ -80,14 +80,15 @@ def _metric_split(name: str) -> tuple[str, str]:
 
 @task(name="store scores", **_io)
 def store_scores(db: str, run_id: str, scored: ScoreRef) -> int:
-    scores = pd.read_parquet(scored.scored_path, columns=["event_id", "score", "split"])
+    """The scorer's metrics and every row's score; the scores go from the scored file into DuckDB directly."""
     metrics = pd.DataFrame(
         [(scored.backbone, *_metric_split(name), float(value)) for name, value in scored.metrics.items()],
         columns=["backbone", "split", "metric", "value"],
     )
     with store.connect(db) as con:
         store.replace_rows(con, "scorer_metrics", metrics, run_id)
-        return store.replace_rows(con, "scores", scores, run_id)
+        columns = ("event_id", "score", "split")
+        return store.replace_rows_from_parquet(con, "scores", scored.scored_path, columns, run_id)
 
 
 def interventions_frame(estimates: tuple[causal.Estimate, ...], source: str, partition: str) -> pd.DataFrame:

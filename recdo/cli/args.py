@@ -141,6 +141,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--ope-logged", "ope_logged", "treatment value whose rows are the logged data for off-policy evaluation"),
     Flag("--ope-target", "ope_target", "name the target policy's estimates are stored under"),
     Flag("--ope-refits", "ope_refits", "reward-model refits for the DM/DR-family intervals", type=int),
+    Flag(
+        "--ope-max-rows",
+        "ope_max_rows",
+        "logged rows OPE reads into memory; above: IPW/SNIPW from counts of every row, the other estimators on a "
+        "seeded sample of this many",
+        type=int,
+    ),
     Flag("--seed", "seed", "seed of the split, the scorer and the bootstrap", type=int),
     Flag("--retries", "io_retries", "retries of the I/O tasks", type=int),
     Flag("--retry-delay", "io_retry_delay_s", "seconds between I/O retries", type=float),

@@ -94,6 +94,7 @@ def test_item_knn_from_shared_neighbour_lists_matches_the_dense_definition() -> 
         np.testing.assert_allclose(item_knn(hist, 30, k, sim=sim), want, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_softmax_ranker_learns_a_deterministic_successor() -> None:
     # Every user walks the catalogue in order (item i is always followed by i + 1): the next item is fully
     # determined by the newest history item, so a ranker that learns from sequences must put it first.
@@ -167,6 +168,7 @@ def test_leave_last_out_split_of_the_folder(tmp_path) -> None:
     assert data.item_texts[1] == "Movie 2 (1992). Genres: Action, Thriller."
 
 
+@pytest.mark.slow
 def test_bench_runs_end_to_end_and_prints_json(tmp_path, capsys) -> None:
     import scorer
 

@@ -10,6 +10,7 @@ from recdo.cli.args import FLAGS, Flag, params_from_args
 
 BACKFILL = ["backfill", "--start", "2024-01-01", "--end", "2024-01-02"]
 REPEATED = {"--map": "col=user_id", "--treatment": "position", "--outcome": "returned", "--baseline": "policy=bts"}
+NUMBERS = {"--ope-max-rows": "5000"}  # bounded below by more than 7
 TEXT = {"--data": "some/log.parquet", "--backbone": "minilm", "--accelerator": "gpu", "--strategy": "ddp"}
 
 
@@ -23,7 +24,7 @@ def _value(flag: Flag) -> list[str]:
         default = PipelineParams.model_fields[flag.field].default
         return [next(c for c in reversed(flag.choices) if c != default)]
     if flag.type is int:
-        return ["7"]
+        return [NUMBERS.get(flag.flag, "7")]
     if flag.type is float:
         return ["0.25"]
     return [TEXT.get(flag.flag, "a-value")]

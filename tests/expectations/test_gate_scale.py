@@ -86,6 +86,7 @@ def part_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return write_log(tmp_path_factory.mktemp("log") / "log", n_rows=60_000, n_files=4, batch_rows=7_000)
 
 
+@pytest.mark.slow
 def test_multi_file_log_is_split_as_the_pandas_gate_splits_it(part_files: list[Path], tmp_path: Path) -> None:
     folder = part_files[0].parent
     (folder / "_SUCCESS").touch()  # markers and writers' temporary files are not part of the log
@@ -104,6 +105,7 @@ def test_multi_file_log_is_split_as_the_pandas_gate_splits_it(part_files: list[P
     assert first["event_id"] == "e0000040499"  # a copy of a row of the file before: the later copy goes
 
 
+@pytest.mark.slow
 def test_one_file_and_its_part_files_give_the_same_split(part_files: list[Path], tmp_path: Path) -> None:
     whole = tmp_path / "whole.parquet"
     pq.write_table(pa.concat_tables([pq.read_table(f) for f in part_files]), whole)
@@ -128,6 +130,7 @@ def test_key_value_folders_add_their_column_as_pandas_does(tmp_path: Path) -> No
     assert json.loads(pd.read_parquet(got.quarantine_path)["row_json"][1])["partition"] == "2024-03-02"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mutate", "rows", "rule"), BROKEN)
 def test_each_broken_row_is_judged_as_the_pandas_gate_judges_it(
     mutate: Callable[[pd.DataFrame], None], rows: list[int], rule: str, tmp_path: Path

@@ -118,6 +118,7 @@ def test_a_failed_emit_is_not_recorded_so_the_file_is_announced_later(tmp_path):
     assert [a.partition for a in ingest(path, db, emit)[0]] == ["2024-03-03"]
 
 
+@pytest.mark.slow
 def test_watch_reads_renamed_files_once_and_ignores_partial_ones(tmp_path):
     incoming, db = tmp_path / "incoming", str(tmp_path / "r.duckdb")
     incoming.mkdir()

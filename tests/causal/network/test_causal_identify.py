@@ -124,6 +124,7 @@ def test_cate_by_segment_covers_the_true_conditional_effects():
         assert e.ci_high - e.ci_low < 0.1  # ~800 rows of "old" in the smallest segment
 
 
+@pytest.mark.slow
 def test_refutations_pass_on_a_correct_model_and_are_stored_with_the_ate():
     # Each check is a 95%-level test, so a fixed seed may fail one by chance: on this log, seeds 0..29
     # passed the placebo 26 times, the random halves 28 and the common cause 30 (28, 28 and 30 under

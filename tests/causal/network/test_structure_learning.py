@@ -75,6 +75,7 @@ PARENT_SETS = [
     "name, pgmpy_score",
     [("bic", BIC), ("bdeu", lambda d: BDeu(d, equivalent_sample_size=10)), ("k2", K2)],
 )
+@pytest.mark.slow
 def test_local_scores_equal_pgmpy_on_asia(asia, name, pgmpy_score):
     small = asia.iloc[:500]
     ours, theirs = LocalScore(small, name), pgmpy_score(small)
@@ -173,6 +174,7 @@ def _reference_hill_climb(data, max_indegree=None, forbidden=(), required=()):
     return {(str(u), str(v)) for u, v in model.edges()}
 
 
+@pytest.mark.slow
 def test_hill_climb_is_pgmpys_search_with_deterministic_ties(sachs):
     # sachs has three-state nodes and many score-equivalent ties; the search applies ~20 operations.
     result = hill_climb(sachs, "bic")
@@ -193,6 +195,7 @@ def test_hill_climb_with_knowledge_and_max_indegree_is_pgmpys_search(sachs):
     assert ("PKA", "Akt") in edges and not edges & forbidden
 
 
+@pytest.mark.slow
 def test_hill_climb_matches_pgmpy_on_asia(asia):
     true = {(str(u), str(v)) for u, v in _network("asia").edges()}
     theirs = {
@@ -266,6 +269,7 @@ def test_learn_is_deterministic_across_hash_seeds(tmp_path, sachs):
 # -- one interface ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_learn_returns_a_dag_for_each_algorithm(asia, algorithm):
     result = learn(asia, algorithm, "bic")

@@ -137,6 +137,7 @@ def test_truth_of_the_simulator():
     assert SIM.value() - logger_value > 0.05  # the target differs enough from the logger to need reweighting
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", OPE_METHODS)
 def test_each_estimator_is_unbiased(with_correct_model, method):
     # Mean over 150 independent logs within two standard errors of the exact value.
@@ -152,6 +153,7 @@ def test_naive_logged_mean_is_far_from_the_target_value(with_correct_model):
     assert SIM.value() - clicks.mean() > 20 * se
 
 
+@pytest.mark.slow
 def test_dr_stays_unbiased_with_a_wrong_reward_model_and_dm_does_not():
     wrong = _replicates(ConstantRewardModel(0.9), methods=("dm", "dr", "sndr"))
     for method in ("dr", "sndr"):
@@ -327,6 +329,7 @@ def test_to_estimates_rows_are_storable():
     json.dumps(est.diagnostics)
 
 
+@pytest.mark.slow
 def test_evaluate_obd_target_on_real_rows(obd_slice):
     found = evaluate_obd_target(
         obd_slice, "random", OBD / "bts_prior.yaml", "all", n_bootstrap=10, seed=0, n_sim=2000, model_refits=2

@@ -30,6 +30,7 @@ def test_a_log_of_one_batch_is_the_log_of_before_batching():
     assert sim.truth_value("reason_shown", "1", "returned") == pytest.approx(0.452248454319159, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_streamed_log_and_truth_equal_the_log_made_whole(tmp_path):
     for batch in (400, 10_000):  # several batches, then one
         sim = simulate(CONFIG, DATA, batch_impressions=batch)
@@ -41,6 +42,7 @@ def test_streamed_log_and_truth_equal_the_log_made_whole(tmp_path):
     assert pq.ParquetFile(tmp_path / "400" / "log.parquet").metadata.num_row_groups == 4  # a row group a batch
 
 
+@pytest.mark.slow
 def test_batched_log_is_a_log_of_the_same_model():
     whole = simulate(CONFIG, DATA)
     log = simulate(CONFIG, DATA, batch_impressions=400).log
@@ -57,6 +59,7 @@ def test_batched_log_is_a_log_of_the_same_model():
     assert (other["ts"].to_numpy() == log["ts"].to_numpy()).all()
 
 
+@pytest.mark.slow
 def test_batched_truth_is_the_size_weighted_truth_of_the_batches():
     truth = simulate(CONFIG, DATA, batch_impressions=400).truth
     whole = simulate(CONFIG, DATA).truth

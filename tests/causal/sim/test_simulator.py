@@ -28,6 +28,7 @@ def small():
     return simulate(SimulatorConfig(users=80, impressions=3_000, seed=1), DATA)
 
 
+@pytest.mark.slow
 def test_same_seed_same_log_and_truth_other_seed_differs(small):
     again = simulate(SimulatorConfig(users=80, impressions=3_000, seed=1), DATA)
     pd.testing.assert_frame_equal(small.log, again.log)
@@ -87,6 +88,7 @@ def test_propensity_is_the_logging_policy_probability_of_the_logged_strategy(sma
     np.testing.assert_allclose(pi.sum(axis=1), 1.0)
 
 
+@pytest.mark.slow
 def test_truth_rows_are_complete_and_ates_are_differences_of_means(big):
     rows = big.truth
     assert all(isinstance(r, TruthRow) for r in rows)
@@ -121,6 +123,7 @@ def test_naive_contrasts_are_confounded_at_50k(big):
 @pytest.mark.parametrize(
     "force", [{"force_strategy": s} for s in STRATEGIES] + [{"force_reason": 0}, {"force_reason": 1}], ids=str
 )
+@pytest.mark.slow
 def test_forced_assignment_matches_exact_truth_within_3_se(big, force):
     forced = simulate(SimulatorConfig(impressions=BIG, seed=0, **force), DATA)
     assert forced.truth == big.truth  # same users and contexts, so the same truth
