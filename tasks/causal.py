@@ -12,7 +12,6 @@ from prefect.cache_policies import NO_CACHE
 import causal
 import sources
 from causal.config import OffPolicyConfig
-from sources import bandit_counts
 
 
 @task(name="prepare effects", cache_policy=NO_CACHE)
@@ -67,7 +66,8 @@ def evaluate_target_policy(
     A log with at most off_policy.max_rows logged rows is read whole; a larger one never is: IPW/SNIPW come
     from DuckDB's counts of every logged row, the reward-model estimators and bn_policy from a seeded sample.
     """
-    from causal.policy.network_value import evaluate_obd_target  # pgmpy and friends: imported when OPE runs
+    from causal.policy.network_value import evaluate_obd_target  # pgmpy, scipy: imported when OPE runs
+    from sources import bandit_counts
 
     policy, outcome = config.treatment, config.outcome
     per_policy = bandit_counts.policy_rows(scored_path, policy, outcome, work_dir=Path(scored_path).parent)
