@@ -108,6 +108,7 @@ def test_count_cells_equals_pandas(sim_log, log_files, config):
     assert counted.state_names["user_ratio"] == ("0.10000000149011612", "0.25", "1")
 
 
+@pytest.mark.slow
 def test_nan_in_parquet_is_missing_as_in_pandas(sim_log, log_files):
     assert pq.read_table(log_files["nan"]).column("score").null_count == 0  # NaN itself, not null
     counted = count_cells(log_files["nan"], CONFIGS[0])

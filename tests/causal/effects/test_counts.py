@@ -242,6 +242,7 @@ def test_cells_and_rows_intervals_agree_and_cover_the_truth(sim20k, sim_reports)
         assert abs(f.ci_low - e.ci_low) < 0.25 * width and abs(f.ci_high - e.ci_high) < 0.25 * width, key
 
 
+@pytest.mark.slow
 def test_refutations_on_counts_pass_and_fail_like_on_rows(sim_reports):
     cells, rows = sim_reports
     for v in ATE_VALUES:

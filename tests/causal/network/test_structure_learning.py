@@ -90,6 +90,7 @@ def test_local_scores_equal_pgmpy_on_asia(asia, name, pgmpy_score):
     assert ours.n_computed == computed
 
 
+@pytest.mark.slow
 def test_bdeu_uses_the_equivalent_sample_size(asia):
     small = asia.iloc[:500]
     one, fifty = LocalScore(small, "bdeu", 1.0), LocalScore(small, "bdeu", 50.0)

@@ -146,6 +146,7 @@ def test_each_estimator_is_unbiased(with_correct_model, method):
     assert abs(draws.mean() - SIM.value()) <= 2 * se, (method, draws.mean(), SIM.value(), se)
 
 
+@pytest.mark.slow
 def test_naive_logged_mean_is_far_from_the_target_value(with_correct_model):
     # What the test would see without reweighting: the logger's own click rate, many SEs away.
     clicks = np.array([SIM.simulate(N_ROWS, s)["click"].mean() for s in range(20)])

@@ -108,6 +108,7 @@ def test_truth_rows_are_complete_and_ates_are_differences_of_means(big):
     assert big.truth_value("strategy", "content", estimand="ate") > 0.1
 
 
+@pytest.mark.slow
 def test_naive_contrasts_are_confounded_at_50k(big):
     log = big.log
     naive = log.groupby("strategy")["click"].mean()
