@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,13 @@ if TYPE_CHECKING:  # dask is imported where it is used: `import sources` stays l
     from distributed import Client
 
 
+# dask-expr caches its expressions' properties with functools.cached_property, which before Python 3.12 holds one
+# lock per property shared by every expression: two threads building graphs at once (the pipeline's networks are
+# prepared in parallel on one worker's threads) can each hold one property's lock and wait for the other's. Seen as
+# a hang in tests/flows/test_cache_dask.py. One count at a time per process; the cluster still computes each one.
+_ONE_COUNT_AT_A_TIME = threading.Lock()
+
+
 def count_cells_dask(log: LogPaths, config: CausalConfig, client: Client | None = None) -> Discretized:
     """count_cells on a Dask cluster: the same files, plan, cells (sorted alike) and counts.
 
@@ -28,12 +36,13 @@ def count_cells_dask(log: LogPaths, config: CausalConfig, client: Client | None 
     """
     import dask.dataframe as dd
 
-    frame = dd.read_parquet(parquet_files(log))
-    summaries = DaskSummaries(frame, client)
-    plan = make_plan(summaries, config)
-    meta = pd.DataFrame({node: pd.Series(dtype=object) for node in plan.nodes})
-    cells = frame.map_partitions(apply_plan, plan, meta=meta)
-    (sizes,) = summaries.compute(cells.groupby(list(plan.nodes), sort=False).size())
+    with _ONE_COUNT_AT_A_TIME:
+        frame = dd.read_parquet(parquet_files(log))
+        summaries = DaskSummaries(frame, client)
+        plan = make_plan(summaries, config)
+        meta = pd.DataFrame({node: pd.Series(dtype=object) for node in plan.nodes})
+        cells = frame.map_partitions(apply_plan, plan, meta=meta)
+        (sizes,) = summaries.compute(cells.groupby(list(plan.nodes), sort=False).size())
     sizes = sizes.sort_index()  # DuckDB's ORDER BY: str order, node by node
     index = sizes.index.to_frame(index=False)
     data = pd.DataFrame({node: np.array([str(v) for v in index[node]], dtype=object) for node in plan.nodes})

@@ -68,7 +68,11 @@ def dated_partitions(files: Sequence[str], batch_rows: int = 1_000_000) -> list[
         reader = pq.ParquetFile(path)
         names = set(reader.schema_arrow.names)
         column = PARTITION if PARTITION in names else TS
-        for batch in reader.iter_batches(batch_size=batch_rows, columns=[column] if column in names else []):
+        if column not in names:
+            raise PartitionError(
+                f"cannot partition a log without a {PARTITION!r} or {TS!r} column; {path} has {sorted(names)}"
+            )
+        for batch in reader.iter_batches(batch_size=batch_rows, columns=[column]):
             seen.update(partitions_in(batch.to_pandas()))
     return sorted(seen)
 

@@ -108,3 +108,9 @@ def test_a_missing_partition_names_the_days_there_are(tmp_path: Path) -> None:
     with pytest.raises(partitions.PartitionError, match=r"holds \['2024-03-01', '2024-03-02', '2024-03-03'\]"):
         partitions.select_to_file(files, "2024-04-01", tmp_path / "none.parquet")
     assert not (tmp_path / "none.parquet").exists()
+
+
+def test_a_log_without_a_date_column_cannot_be_partitioned(tmp_path: Path) -> None:
+    pd.DataFrame({"event_id": ["a"], "click": [1]}).to_parquet(tmp_path / "x.parquet", index=False)
+    with pytest.raises(partitions.PartitionError, match=r"has \['click', 'event_id'\]"):
+        partitions.dated_partitions([str(tmp_path / "x.parquet")])
