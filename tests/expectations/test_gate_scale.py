@@ -324,3 +324,15 @@ def test_two_million_rows_are_gated_in_bounded_memory(tmp_path: Path) -> None:
     assert n_in == 2_000_000 == n_clean + n_quarantined
     assert n_quarantined == 2_000 * sum(1 for _, rule in KINDS if rule) // len(KINDS)  # 0.1%, less the odd-but-valid
     assert measured["growth_mb"] < 500, f"peak RSS grew by {measured['growth_mb']:.0f} MB gating 2M rows"
+
+
+@pytest.mark.slow
+def test_repeated_ids_are_found_alike_in_one_pass_or_many(part_files: list[Path], tmp_path: Path, monkeypatch) -> None:
+    import expectations.scan as scan
+
+    one = run_file_gate(part_files[0].parent, CONFIG, tmp_path / "one")
+    monkeypatch.setattr(scan, "_IDS_PER_PASS", 7_000)  # 9 slices of the hash space for 60,000 rows
+    many = run_file_gate(part_files[0].parent, CONFIG, tmp_path / "many")
+    assert one.rule_counts["event_id unique"] > 0
+    for name in ("clean_path", "quarantine_path", "results_path"):
+        pd.testing.assert_frame_equal(pd.read_parquet(getattr(one, name)), pd.read_parquet(getattr(many, name)))
