@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from causal.policy.cells import BanditCells
 from causal.policy.logged import OPEError
 from common.values import item_name
-from sources.duck import DEFAULT_MEMORY_LIMIT, LogPaths, connect, ident, literal, parquet_files, parquet_source, rows
-
-
-@contextmanager
-def _connection(work_dir: str | Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    with tempfile.TemporaryDirectory(prefix="recdo-duckdb-", dir=work_dir) as spill:
-        with connect(spill, DEFAULT_MEMORY_LIMIT) as con:
-            yield con
+from sources.duck import LogPaths, ident, literal, parquet_files, parquet_source, rows, spilling
 
 
 def policy_rows(log: LogPaths, policy_column: str, outcome: str, work_dir: str | Path | None = None) -> pd.DataFrame:
     """Rows and outcome mean per value of the policy column: (policy, n, mean), one line each."""
     source = parquet_source(parquet_files(log))
-    with _connection(work_dir) as con:
+    with spilling(work_dir) as con:
         found = rows(
             con,
             f"SELECT CAST({ident(policy_column)} AS VARCHAR), count(*), avg(CAST({ident(outcome)} AS DOUBLE)) "
@@ -46,7 +35,7 @@ def bandit_cells(
 ) -> BanditCells:
     """The `logged` policy's rows counted by (item, slot, propensity, reward): one GROUP BY over the files."""
     source = parquet_source(parquet_files(log))
-    with _connection(work_dir) as con:
+    with spilling(work_dir) as con:
         found = rows(
             con,
             "SELECT item_id, position, propensity, CAST("
@@ -83,7 +72,7 @@ def seeded_sample(
     """
     source = parquet_source(parquet_files(log))
     where = f"CAST({ident(policy_column)} AS VARCHAR) = {literal(logged)}"
-    with _connection(work_dir) as con:
+    with spilling(work_dir) as con:
         con.execute("SET preserve_insertion_order = true")
         total = rows(con, f"SELECT count(*) FROM {source} WHERE {where}")[0][0]
         # a hash below this bound keeps each row with probability ~1.2 n / total: the sort sees ~1.2 n rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,13 +15,13 @@ from causal.network.plan import MISSING, OTHER, Plan, Rule, exact_quantiles, lev
 from sources.duck import (
     DEFAULT_MEMORY_LIMIT,
     LogPaths,
-    connect,
     ident,
     literal,
     nan_safe,
     parquet_files,
     parquet_source,
     rows,
+    spilling,
 )
 
 INTEGERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"})
@@ -48,9 +47,8 @@ def count_cells(
     source = parquet_source(parquet_files(log))
     if con is not None:
         return _count(con, source, config)
-    with tempfile.TemporaryDirectory(prefix="recdo-duckdb-", dir=work_dir) as spill:
-        with connect(spill, memory_limit) as own:
-            return _count(own, source, config)
+    with spilling(work_dir, memory_limit) as own:
+        return _count(own, source, config)
 
 
 def _count(con: duckdb.DuckDBPyConnection, source: str, config: CausalConfig) -> Discretized:

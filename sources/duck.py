@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import math
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,16 @@ def connect(
     if threads is not None:
         config["threads"] = threads
     return duckdb.connect(config=config)
+
+
+@contextmanager
+def spilling(
+    work_dir: str | Path | None, memory_limit: str = DEFAULT_MEMORY_LIMIT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """connect() with its own spill folder under work_dir (the system's temporary folder when None), removed after."""
+    with tempfile.TemporaryDirectory(prefix="recdo-duckdb-", dir=work_dir) as spill:
+        with connect(spill, memory_limit) as con:
+            yield con
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -22,13 +24,4 @@ def validate_log(log_path: str, config: expectations.GateConfig, run_dir: str, r
     except expectations.GateFailed as exc:
         # Not raised here: the flow stores the quarantine first, then fails, so nothing is lost.
         failure = str(exc)
-    return GateRef(
-        clean_path=result.clean_path,
-        quarantine_path=result.quarantine_path,
-        results_path=result.results_path,
-        n_in=result.n_in,
-        n_clean=result.n_clean,
-        n_quarantined=result.n_quarantined,
-        rule_counts=dict(result.rule_counts),
-        failure=failure,
-    )
+    return GateRef(**asdict(result), failure=failure)  # GateRef is the gate's result plus the verdict
