@@ -66,11 +66,14 @@ def load(con: duckdb.DuckDBPyConnection, db: str, run_id: str | None = None) -> 
         marks = ",".join("?" * len(ids))
         over_time = _df(
             con,
-            'SELECT run_id, "partition", treatment, treatment_value, baseline_value, outcome, estimand, estimate, '
-            "ci_low, ci_high FROM interventions WHERE method = 'bn_do' AND estimand IN ('ate', 'interventional_mean') "
-            f"AND run_id IN ({marks})",
+            'SELECT run_id, "partition", treatment, treatment_value, baseline_value, outcome, estimand, method, '
+            "estimate, ci_low, ci_high FROM interventions WHERE method = 'bn_do' "
+            f"AND estimand IN ('ate', 'interventional_mean') AND run_id IN ({marks})",
             ids,
         )
+        # A row without its own partition is placed by its run's (x is the partition; "None" would be a lie).
+        run_partition = over_time.run_id.map(dict(zip(latest.run_id, latest.partition)))
+        over_time["partition"] = over_time["partition"].where(over_time["partition"].notna(), run_partition)
     q_by_run = _df(con, "SELECT run_id, count(*) AS n_quarantined FROM quarantine GROUP BY run_id")
     by_rule = "SELECT rule, count(*) AS n FROM quarantine WHERE run_id = ? GROUP BY rule ORDER BY n DESC"
     return ReportData(

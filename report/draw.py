@@ -1,17 +1,15 @@
-"""The report's inline SVG: the learned DAG, forest plots of the estimates, and estimates over partitions."""
+"""The report's inline SVG plots: forest plots of the estimates and estimates over partitions, coloured by method."""
 
 from __future__ import annotations
 
 import html
 import math
-from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
-TREATMENT_FILL, OUTCOME_FILL, NODE_FILL = "#ffd8a8", "#a5d8ff", "#f1f3f5"
-DASHED = ' stroke-dasharray="5 4"'
+from report.palette import method_colour
 
 
 def escape(x: object) -> str:
@@ -19,88 +17,9 @@ def escape(x: object) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _finite(x: object) -> bool:
+def finite(x: object) -> bool:
+    """x is a real, finite number (None, NaN, inf and pd.NA are not)."""
     return isinstance(x, (int, float)) and math.isfinite(float(x))
-
-
-def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
-    """Longest-path layering: every edge points down a layer or more (bounded, so a stray cycle cannot loop)."""
-    layer = {n: 0 for n in nodes}
-    for _ in range(len(nodes)):
-        changed = False
-        for u, v in edges:
-            if layer[v] < layer[u] + 1 and layer[u] + 1 < len(nodes):
-                layer[v] = layer[u] + 1
-                changed = True
-        if not changed:
-            break
-    return layer
-
-
-def dag_svg(edges: pd.DataFrame, treatment: str | None, outcome: str | None) -> str:
-    """The learned network, layered top to bottom; edge width and label give the bootstrap frequency."""
-    # Edges only bootstrap replicates found (in_network false) are drawn dashed: they are not in the network used.
-    pairs = [
-        (
-            r.source_node,
-            r.target_node,
-            float(r.frequency) if _finite(r.frequency) else 1.0,
-            getattr(r, "in_network", True) is not False,
-        )
-        for r in edges.itertuples()
-    ]
-    nodes = sorted({n for u, v, _, _ in pairs for n in (u, v)} | {n for n in (treatment, outcome) if n})
-    if not nodes:
-        return '<p class="note">no edges stored for this run</p>'
-    layer = _layers(nodes, [(u, v) for u, v, _, used in pairs if used])
-    rows: dict[int, list[str]] = defaultdict(list)
-    for n in nodes:
-        rows[layer[n]].append(n)
-    box_w = max(90, 8 * max(len(n) for n in nodes) + 20)
-    gap_x, box_h, gap_y = 24, 30, 70
-    width = max(len(r) for r in rows.values()) * (box_w + gap_x) + gap_x + box_w  # room for bent edges
-    height = len(rows) * (box_h + gap_y) + 20
-    pos = {}
-    for k, names in rows.items():
-        row_w = len(names) * (box_w + gap_x) - gap_x
-        x0 = (width - row_w) / 2
-        for i, n in enumerate(sorted(names)):
-            pos[n] = (x0 + i * (box_w + gap_x), 20 + k * (box_h + gap_y))
-    parts = [
-        f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="learned DAG">',
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" '
-        'markerWidth="10" markerHeight="10" orient="auto-start-reverse">'
-        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#495057"/></marker></defs>',
-    ]
-    for u, v, freq, used in pairs:
-        (ux, uy), (vx, vy) = pos[u], pos[v]
-        x1, y1 = ux + box_w / 2, uy + box_h
-        x2, y2 = vx + box_w / 2, vy
-        if vy <= uy:  # same layer or upwards (only when the stored graph is not acyclic): side to side
-            y1, y2 = uy + box_h / 2, vy + box_h / 2
-            x1, x2 = (ux + box_w, vx) if vx > ux else (ux, vx + box_w)
-        key = " edge-key" if (u, v) == (treatment, outcome) else ""
-        # An edge that skips a layer bends to the side, so it does not run through the boxes between.
-        bend = box_w * 0.9 if vy - uy > box_h + gap_y else 0.0
-        cx, cy = (x1 + x2) / 2 + bend, (y1 + y2) / 2
-        parts.append(
-            f'<g class="edge{key}"><path d="M {x1:.1f} {y1:.1f} Q {cx:.1f} {cy:.1f} {x2:.1f} {y2:.1f}" '
-            'fill="none" stroke="#495057" '
-            f'stroke-opacity="{0.35 + 0.65 * freq:.2f}" stroke-width="{0.8 + 3.2 * freq:.2f}" marker-end="url(#arrow)"'
-            f"{'' if used else DASHED}/>"
-            f'<text x="{(x1 + x2) / 2 + bend / 2 + 4:.1f}" y="{cy:.1f}" class="freq">{freq:.2f}</text>'
-            f"<title>{escape(u)} → {escape(v)}: in {freq:.0%} of bootstrap structures</title></g>"
-        )
-    for n, (x, y) in pos.items():
-        fill = TREATMENT_FILL if n == treatment else OUTCOME_FILL if n == outcome else NODE_FILL
-        parts.append(
-            f'<g class="node"><rect x="{x:.1f}" y="{y:.1f}" width="{box_w}" height="{box_h}" rx="8" fill="{fill}" '
-            'stroke="#343a40"/>'
-            f'<text x="{x + box_w / 2:.1f}" y="{y + box_h / 2 + 4:.1f}" text-anchor="middle">{escape(n)}</text></g>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def estimate_label(r: Any) -> str:
@@ -124,13 +43,26 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [first + k * step for k in range(int((hi - first) / step) + 1)]
 
 
+def legend(methods: Sequence[str], x: float, y: float) -> tuple[str, float, float]:
+    """A column of method swatches with its heading, top-left at (x, y): the SVG, its width and its height."""
+    items = [f'<text x="{x:.0f}" y="{y + 10:.0f}" class="legend-title">method</text>']
+    for k, m in enumerate(methods):
+        top = y + 18 + 18 * k
+        items.append(
+            f'<g class="legend-item" data-method="{escape(m)}"><rect x="{x:.0f}" y="{top:.0f}" width="12" height="12" '
+            f'fill="{method_colour(m)}"/><text x="{x + 18:.0f}" y="{top + 10:.0f}">{escape(m)}</text></g>'
+        )
+    width = 18 + 7 * max([len("method")] + [len(str(m)) for m in methods]) + 8
+    return f'<g class="legend">{"".join(items)}</g>', width, 18 + 18 * len(methods)
+
+
 def interval_svg(rows: pd.DataFrame, title: str, zero_line: bool) -> str:
-    """A forest plot: one line per estimate, the point and its 95% interval on a shared axis."""
-    rows = rows[[_finite(v) for v in rows.estimate]]
+    """A forest plot: one line per estimate, the point and its 95% interval on a shared axis, coloured by method."""
+    rows = rows[[finite(v) for v in rows.estimate]]
     if rows.empty:
         return f'<p class="note">{escape(title)}: no finite estimates</p>'
-    lows = [v if _finite(v) else e for v, e in zip(rows.ci_low, rows.estimate)]
-    highs = [v if _finite(v) else e for v, e in zip(rows.ci_high, rows.estimate)]
+    lows = [v if finite(v) else e for v, e in zip(rows.ci_low, rows.estimate)]
+    highs = [v if finite(v) else e for v, e in zip(rows.ci_high, rows.estimate)]
     lo, hi = min(lows), max(highs)
     if zero_line:
         lo, hi = min(lo, 0.0), max(hi, 0.0)
@@ -139,18 +71,20 @@ def interval_svg(rows: pd.DataFrame, title: str, zero_line: bool) -> str:
     # ~7 px per character at 12 px
     label_w = max(160, 7 * max(len(estimate_label(r)) for r in rows.itertuples()) + 16)
     plot_w, row_h = 460, 22
-    width, height = label_w + plot_w + 30, 40 + row_h * len(rows) + 30
+    methods = sorted({str(m) for m in rows.method})
+    key, key_w, key_h = legend(methods, label_w + plot_w + 24, 26) if len(methods) > 1 else ("", 0.0, 0.0)
+    width = label_w + plot_w + 30 + key_w
+    height = max(40 + row_h * len(rows) + 30, 26 + key_h + 10)
 
     def sx(v: float) -> float:
         return label_w + (v - lo) / (hi - lo) * plot_w
 
     parts = [
-        f'<svg class="intervals" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+        f'<svg class="intervals" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{escape(title)}">',
         f'<text x="4" y="16" class="title">{escape(title)}</text>',
     ]
     axis_y = 30 + row_h * len(rows)
-    methods = sorted(set(rows.method))  # one colour per method within a panel
     for t in ticks(lo, hi):
         parts.append(
             f'<line x1="{sx(t):.1f}" y1="26" x2="{sx(t):.1f}" y2="{axis_y}" stroke="#e9ecef"/>'
@@ -162,35 +96,67 @@ def interval_svg(rows: pd.DataFrame, title: str, zero_line: bool) -> str:
         )
     for i, (r, low, high) in enumerate(zip(rows.itertuples(), lows, highs)):
         y = 40 + i * row_h
-        colour = PALETTE[methods.index(r.method) % len(PALETTE)]
+        colour = method_colour(r.method)
         parts.append(
-            f'<g class="interval"><text x="{label_w - 8}" y="{y + 4}" text-anchor="end">'
-            f"{escape(estimate_label(r))}</text>"
+            f'<g class="interval" data-method="{escape(r.method)}"><text x="{label_w - 8}" y="{y + 4}" '
+            f'text-anchor="end">{escape(estimate_label(r))}</text>'
             f'<line x1="{sx(low):.1f}" y1="{y}" x2="{sx(high):.1f}" y2="{y}" stroke="{colour}" stroke-width="2.5"/>'
             f'<circle cx="{sx(r.estimate):.1f}" cy="{y}" r="4.5" fill="{colour}"/>'
             f"<title>{escape(estimate_label(r))}: {r.estimate:.5f} [{low:.5f}, {high:.5f}]</title></g>"
         )
+    parts.append(key)
     parts.append("</svg>")
     return "".join(parts)
 
 
+DASHES = ("", "6 3", "2 3", "9 3 2 3")  # one per treatment value over time, with the marker shape
+
+
+def marker(k: int, x: float, y: float, colour: str) -> str:
+    """The k-th point shape (circle, square, triangle, diamond, down-triangle) at (x, y)."""
+    shape = k % 5
+    if shape == 0:
+        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}"/>'
+    if shape == 1:
+        return f'<rect x="{x - 4:.1f}" y="{y - 4:.1f}" width="8" height="8" fill="{colour}"/>'
+    corners = {
+        2: ((0, -5.5), (5, 4), (-5, 4)),
+        3: ((0, -5.5), (5.5, 0), (0, 5.5), (-5.5, 0)),
+        4: ((0, 5.5), (5, -4), (-5, -4)),
+    }[shape]
+    points = " ".join(f"{x + dx:.1f},{y + dy:.1f}" for dx, dy in corners)
+    return f'<polygon points="{points}" fill="{colour}"/>'
+
+
 def over_time_svg(rows: pd.DataFrame, title: str) -> str:
-    """Per partition (x, in date order): each treatment value's estimate and interval, one colour per value."""
-    rows = rows[[_finite(v) for v in rows.estimate]]
+    """Per partition (x, in date order): each treatment value's estimate and interval.
+
+    Colour is the method (the same as in every other panel); the marker shape and line dashes tell the treatment
+    values apart, so no colour means two things on one page.
+    """
+    if "method" not in rows.columns:
+        raise ValueError(f"over_time_svg needs a 'method' column to colour by; got columns {list(rows.columns)}")
+    rows = rows[[finite(v) for v in rows.estimate]]
     if rows.empty:
         return f'<p class="note">{escape(title)}: no finite estimates</p>'
     parts_x = sorted(rows.partition.unique())
     values = sorted(rows.treatment_value.astype(str).unique())
-    lo = min(min(rows.ci_low.where(rows.ci_low.map(_finite), rows.estimate)), 0.0)
-    hi = max(max(rows.ci_high.where(rows.ci_high.map(_finite), rows.estimate)), 0.0)
+    methods = sorted(rows.method.astype(str).unique())
+    present = set(zip(rows.treatment_value.astype(str), rows.method.astype(str)))
+    series = [(v, m) for v in values for m in methods if (v, m) in present]
+    lo = min(min(rows.ci_low.where(rows.ci_low.map(finite), rows.estimate)), 0.0)
+    hi = max(max(rows.ci_high.where(rows.ci_high.map(finite), rows.estimate)), 0.0)
     pad = (hi - lo) * 0.08 or 0.01
     lo, hi = lo - pad, hi + pad
     left, plot_w, plot_h, top = 70, max(300, 90 * len(parts_x)), 240, 30
-    width, height = left + plot_w + 160, top + plot_h + 50
+    value_w = 40 + 7 * max(len("treatment value"), *(len(v) for v in values))
+    key, key_w, key_h = legend(methods, left + plot_w + 16, top + 26 + 18 * len(values) + 12)
+    width = left + plot_w + 16 + max(value_w, key_w) + 10
+    height = max(top + plot_h + 50, top + 26 + 18 * len(values) + 12 + key_h + 10)
 
-    def sx(i: int, j: int) -> float:
+    def sx(i: int, j: float) -> float:
         slot = plot_w / len(parts_x)
-        return left + slot * (i + 0.5) + (j - (len(values) - 1) / 2) * min(10, slot / (len(values) + 1))
+        return left + slot * (i + 0.5) + (j - (len(series) - 1) / 2) * min(10, slot / (len(series) + 1))
 
     def sy(v: float) -> float:
         return top + (hi - v) / (hi - lo) * plot_h
@@ -212,32 +178,42 @@ def over_time_svg(rows: pd.DataFrame, title: str) -> str:
     )
     for i, p in enumerate(parts_x):
         out.append(
-            f'<text x="{sx(i, (len(values) - 1) / 2):.1f}" y="{top + plot_h + 18}" text-anchor="middle" '
+            f'<text x="{sx(i, (len(series) - 1) / 2):.1f}" y="{top + plot_h + 18}" text-anchor="middle" '
             f'class="tick">{escape(p)}</text>'
         )
-    for j, value in enumerate(values):
-        colour = PALETTE[j % len(PALETTE)]
-        series = rows[rows.treatment_value.astype(str) == value]
+    for j, (value, method) in enumerate(series):
+        colour, k = method_colour(method), values.index(value)
+        dash = f' stroke-dasharray="{DASHES[k % len(DASHES)]}"' if DASHES[k % len(DASHES)] else ""
         points = []
-        for r in series.itertuples():
+        for r in rows[(rows.treatment_value.astype(str) == value) & (rows.method.astype(str) == method)].itertuples():
             i = parts_x.index(r.partition)
             x = sx(i, j)
-            low = r.ci_low if _finite(r.ci_low) else r.estimate
-            high = r.ci_high if _finite(r.ci_high) else r.estimate
+            low = r.ci_low if finite(r.ci_low) else r.estimate
+            high = r.ci_high if finite(r.ci_high) else r.estimate
             points.append((i, x, sy(r.estimate)))
             out.append(
-                f'<g class="point"><line x1="{x:.1f}" y1="{sy(low):.1f}" x2="{x:.1f}" y2="{sy(high):.1f}" '
-                f'stroke="{colour}" stroke-width="2"/>'
-                f'<circle cx="{x:.1f}" cy="{sy(r.estimate):.1f}" r="4" fill="{colour}"/>'
-                f"<title>{escape(r.partition)} {escape(value)}: {r.estimate:.5f} [{low:.5f}, {high:.5f}]</title></g>"
+                f'<g class="point" data-method="{escape(method)}"><line x1="{x:.1f}" y1="{sy(low):.1f}" x2="{x:.1f}" '
+                f'y2="{sy(high):.1f}" stroke="{colour}" stroke-width="2"/>{marker(k, x, sy(r.estimate), colour)}'
+                f"<title>{escape(r.partition)} {escape(value)}: {r.estimate:.5f} [{low:.5f}, {high:.5f}] · "
+                f"{escape(method)}</title></g>"
             )
         points.sort()
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for _, x, y in points)
-            out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-opacity="0.5"/>')
+            out.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-opacity="0.6" stroke-width="1.5"'
+                f"{dash}/>"
+            )
+    kx, ky = left + plot_w + 16, top + 26
+    out.append(f'<g class="legend-values"><text x="{kx}" y="{top + 10}" class="legend-title">treatment value</text>')
+    for k, value in enumerate(values):
+        y = ky + 18 * k
+        dash = f' stroke-dasharray="{DASHES[k % len(DASHES)]}"' if DASHES[k % len(DASHES)] else ""
         out.append(
-            f'<rect x="{left + plot_w + 16}" y="{top + 8 + 18 * j}" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{left + plot_w + 34}" y="{top + 18 + 18 * j}">{escape(value)}</text>'
+            f'<line x1="{kx - 2}" y1="{y}" x2="{kx + 26}" y2="{y}" stroke="#495057"{dash}/>'
+            f'{marker(k, kx + 12, y, "#495057")}<text x="{kx + 34}" y="{y + 4}">{escape(value)}</text>'
         )
+    out.append("</g>")
+    out.append(key)
     out.append("</svg>")
     return "".join(out)

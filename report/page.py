@@ -9,30 +9,39 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from common.files import atomic_write_text
+from report.dag import dag_svg
 from report.data import ReportData, load
-from report.draw import dag_svg, escape, estimate_label, interval_svg, over_time_svg
+from report.draw import escape, estimate_label, interval_svg, over_time_svg
 
 if TYPE_CHECKING:
     import duckdb
 
 
+def _missing(v: object) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def _cell(v: object) -> str:
+    """One table cell: numbers right-aligned (counts with thousands separators, floats to 5 digits), text escaped."""
+    if _missing(v):
+        return "<td></td>"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        return f'<td class="num">{int(v):,}</td>'
+    if isinstance(v, float):
+        return f'<td class="num">{v:.5g}</td>'
+    return f"<td>{escape(v)}</td>"
+
+
 def _table(frame: pd.DataFrame, columns: Sequence[str], klass: str = "") -> str:
-    """An HTML table of `columns` of `frame`, floats right-aligned to 5 significant digits."""
+    """An HTML table of `columns` of `frame`, numbers right-aligned, every value escaped."""
     if frame.empty:
         return '<p class="note">none</p>'
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
-    body = []
-    for r in frame[list(columns)].itertuples(index=False):
-        cells = []
-        for v in r:
-            if isinstance(v, float):
-                cells.append(f'<td class="num">{v:.5g}</td>')
-            else:
-                cells.append(f"<td>{escape('' if v is None or (isinstance(v, float) and math.isnan(v)) else v)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
+    body = ["<tr>" + "".join(_cell(v) for v in r) + "</tr>" for r in frame[list(columns)].itertuples(index=False)]
     return f'<table class="{klass}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
@@ -47,9 +56,54 @@ CSS = (
     "td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f8f9fa}.note{color:#868e96}\n"
     "svg{display:block;margin:8px 0;font-size:12px}svg text{fill:#212529}"
     "svg .title{font-weight:600;font-size:13px}\n"
-    "svg .tick,svg .freq{fill:#868e96;font-size:11px}.bad{color:#c92a2a;font-weight:600}.ok{color:#2b8a3e}\n"
+    "svg .tick{fill:#868e96;font-size:11px}svg .freq{fill:#495057;font-size:11px}svg .legend-title{fill:#868e96}\n"
+    ".bad{color:#c92a2a;font-weight:600}.ok{color:#2b8a3e}.counts{font-size:15px}\n"
     "code{background:#f1f3f5;padding:1px 4px;border-radius:3px}.lineage td:first-child{font-weight:600}\n"
 )
+
+
+def _count(v: object) -> int | None:
+    return None if _missing(v) else int(v)  # type: ignore[call-overload]
+
+
+def _share(part: int, whole: int) -> str:
+    """part/whole as a percentage that never rounds a non-zero share down to 0%."""
+    if part == 0:
+        return "0%"
+    return "<0.01%" if part / whole < 0.0001 else f"{part / whole:.2%}"
+
+
+def counts_line(run: dict) -> str:
+    """Rows in, processed and quarantined by the run (its `runs` row), and the share the gate rejected."""
+    n_in, done, bad = (_count(run.get(k)) for k in ("rows_in", "rows_processed", "rows_quarantined"))
+    if n_in is None or done is None or bad is None:
+        return '<p class="counts note" id="counts">rows in / processed / quarantined: not recorded for this run</p>'
+    share = escape(f"{_share(bad, n_in)} rejected" if n_in else "no rows read")
+    line = (
+        f'<p class="counts" id="counts">rows in <strong>{n_in:,}</strong> · processed <strong>{done:,}</strong> · '
+        f'quarantined <strong class="{"bad" if bad else "ok"}">{bad:,}</strong> ({share})'
+    )
+    if n_in != done + bad:  # the gate promises rows_in = processed + quarantined; say so when a run broke it
+        line += f' <span class="bad">{n_in - done - bad:,} rows unaccounted for (in ≠ processed + quarantined)</span>'
+    return line + "</p>"
+
+
+def _baseline(v: object) -> str | None:
+    return None if _missing(v) else str(v)
+
+
+def versus(treatment: object, baseline: str | None) -> str:
+    """How a title names what an ATE compares against, e.g. "vs strategy=random"."""
+    return f"vs {treatment}={baseline}" if baseline is not None else "vs a baseline the database does not record"
+
+
+def by_baseline(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """Contrast rows split by baseline value (one panel each, so every title names its one baseline)."""
+    keys = frame.baseline_value.map(_baseline)
+    groups: list[tuple[str | None, pd.DataFrame]] = [(b, frame[keys == b]) for b in sorted(set(keys.dropna()))]
+    if keys.isna().any():
+        groups.append((None, frame[keys.isna()]))
+    return groups
 
 
 def render(data: ReportData) -> str:
@@ -80,6 +134,7 @@ def render(data: ReportData) -> str:
         f'<p class="note">from <code>{escape(data.db)}</code>, '
         f"written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
         f"{len(data.runs)} runs stored. Every number below traces to the lineage table.</p>",
+        counts_line(run),
         '<h2 id="lineage">Lineage</h2>',
         _table(lineage, ["field", "value"], "lineage"),
     ]
@@ -111,9 +166,13 @@ def render(data: ReportData) -> str:
         ates = frame[frame.estimand == "ate"].sort_values(order)
         cates = frame[frame.estimand == "cate"].sort_values(order)
         out.append(interval_svg(means, f"P({outcome}=1) under each {treatment} value", zero_line=False))
-        out.append(interval_svg(ates, f"ATE against the baseline ({outcome})", zero_line=True))
-        if len(cates):
-            out.append(interval_svg(cates, f"conditional ATE by segment ({outcome})", zero_line=True))
+        if ates.empty:
+            out.append(f'<p class="note">no ATE of {escape(treatment)} on {escape(outcome)} stored</p>')
+        for baseline, rows in by_baseline(ates):
+            out.append(interval_svg(rows, f"ATE on {outcome} {versus(treatment, baseline)}", zero_line=True))
+        for baseline, rows in by_baseline(cates):
+            title = f"conditional ATE on {outcome} by segment {versus(treatment, baseline)}"
+            out.append(interval_svg(rows, title, zero_line=True))
         missing = frame[frame.estimate.isna()]
         for r in missing.itertuples():
             why = getattr(r, "explanation", None) or "not estimable"
@@ -128,8 +187,13 @@ def render(data: ReportData) -> str:
         )
     else:
         for (treatment, outcome, estimand), frame in ot.groupby(["treatment", "outcome", "estimand"], sort=True):
-            name = "ATE against the baseline" if estimand == "ate" else "interventional mean"
-            out.append(over_time_svg(frame, f"{treatment} → {outcome}: {name}, by partition"))
+            if estimand != "ate":
+                title = f"{treatment} → {outcome}: interventional mean P({outcome}=1), by partition"
+                out.append(over_time_svg(frame, title))
+                continue
+            for baseline, rows in by_baseline(frame):
+                title = f"{treatment} → {outcome}: ATE {versus(treatment, baseline)}, by partition"
+                out.append(over_time_svg(rows, title))
 
     out.append('<h2 id="validation">Validation and quarantine</h2>')
     v = data.validation
@@ -144,8 +208,13 @@ def render(data: ReportData) -> str:
     out.append(_table(data.quarantine, ["rule", "n"]))
     out.append("<h3>every run</h3>")
     runs = data.runs.merge(data.quarantine_by_run, on="run_id", how="left").fillna({"n_quarantined": 0})
-    runs["n_quarantined"] = runs["n_quarantined"].astype(int)
-    run_columns = ["run_id", "partition", "status", "started_at", "n_quarantined", "code_version"]
+    runs = runs.rename(columns={"n_quarantined": "quarantine_rows_stored"})
+    counts = [
+        c for c in ("rows_in", "rows_processed", "rows_quarantined") if c in runs.columns
+    ]  # older files lack them
+    for c in [*counts, "quarantine_rows_stored"]:
+        runs[c] = runs[c].astype("Int64")  # counts print as 20,000 (and NULL as blank), not 2e+04
+    run_columns = ["run_id", "partition", "status", "started_at", *counts, "quarantine_rows_stored", "code_version"]
     out.append(_table(runs.sort_values("started_at"), run_columns))
 
     out.append('<h2 id="scorer">Scorer metrics</h2>')
