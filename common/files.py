@@ -57,3 +57,14 @@ def atomic_write_text(out: str | Path, text: str) -> Path:
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(out)
+
+
+def inside(base: str | Path, name: str) -> Path:
+    """base/name, refused when it would resolve outside base (a name holding '..', '/' or a symlink out)."""
+    root = Path(base).resolve()
+    path = (root / name).resolve()
+    if path == root or root not in path.parents:
+        raise ValueError(
+            f"{name!r} would place a file outside {str(base)!r}; use a name of letters, digits and . _ - only"
+        )
+    return Path(base) / name

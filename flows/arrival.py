@@ -2,18 +2,69 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow
 
+from flows.defaults import choose, columns_of
 from flows.params import PipelineParams
 from flows.pipeline import RunSummary, pipeline
 
 
+def arrival_params(
+    params: PipelineParams,
+    file: str,
+    partition: str | None = None,
+    treatments: list[str] | None = None,
+    outcomes: list[str] | None = None,
+    baselines: dict[str, str] | None = None,
+    db: str | None = None,
+    work_dir: str | None = None,
+) -> PipelineParams:
+    """The pipeline's parameters for one arrival: the event's values, else the deployment's, else derived.
+
+    Derived treatments, outcomes and baselines come from the file's columns (after `params.column_map`),
+    the same answers `recdo run` gives that log, so a deployment left at its defaults runs any known log.
+    """
+    choice = choose(params, columns_of(file, params.column_map, "table"), treatments, outcomes, baselines)
+    where = {k: v for k, v in (("db", db), ("work_dir", work_dir)) if v}
+    run = params.with_changes(
+        data=file, source="table", partition=partition or None, run_id=None, **choice.fields(), **where
+    )
+    # Relative paths resolve against the worker's directory (prefect.yaml's pull step): say where rows land.
+    print(
+        f"{Path(file).name} partition {partition or 'all'}: {choice.describe()}; results go to "
+        f"{Path(run.db).resolve()}, intermediate files to {Path(run.work_dir).resolve()}"
+    )
+    return run
+
+
 @flow(name="recdo-on-new-data", log_prints=True)
-def on_new_data(file: str, partition: str | None = None, params: PipelineParams = PipelineParams()) -> RunSummary:
+def on_new_data(
+    file: str,
+    partition: str | None = None,
+    treatments: list[str] | None = None,
+    outcomes: list[str] | None = None,
+    baselines: dict[str, str] | None = None,
+    db: str | None = None,
+    work_dir: str | None = None,
+    params: PipelineParams = PipelineParams(),
+) -> RunSummary:
     """The pipeline on `partition` of `file`; every other setting comes from `params` (the deployment's defaults).
 
-    `file` and `partition` are top-level parameters because the server merges a trigger's parameters
-    into the deployment's one level deep: a trigger setting `params` would replace all of them.
+    The top-level parameters are what an event's payload says (the server merges a trigger's parameters into
+    the deployment's one level deep, so a trigger setting `params` would replace all of them). Treatments,
+    outcomes and baselines that neither the event nor the deployment's `params` name are derived from the
+    file's columns: a `strategy` log gets a simulation's, a `policy` log Open Bandit's.
+
+    Args:
+        file: The log file that arrived (Parquet or CSV).
+        partition: Its date partition (YYYY-MM-DD) to run on; empty: every row.
+        treatments: Treatment columns; null: the deployment's params.treatments if it names them, else derived.
+        outcomes: Outcome columns; null: the deployment's params.outcomes if it names them, else derived.
+        baselines: {treatment: value} ATEs are taken against; null: the deployment's, else derived.
+        db: DuckDB file for the results; null: params.db (relative to the worker's directory).
+        work_dir: Directory for intermediate files; null: params.work_dir (relative to the worker's directory).
+        params: Every other pipeline setting.
     """
-    run = params.with_changes(data=file, source="table", partition=partition or None, run_id=None)
-    return pipeline(run)
+    return pipeline(arrival_params(params, file, partition, treatments, outcomes, baselines, db, work_dir))

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 import store
+from flows.defaults import choose, columns_of
 from flows.params import PipelineParams
 from flows.runners import RunnerConfig, make_runner
 from sources import partitions
@@ -57,6 +58,10 @@ def run_partition(params: PipelineParams) -> str:
     return pipeline(params).run_id
 
 
+class BackfillFailed(RuntimeError):
+    """Some partitions failed; the others are stored, and the same backfill again runs only what is missing."""
+
+
 @flow(name="recdo-backfill", log_prints=True)
 def backfill(
     start: str,
@@ -75,13 +80,14 @@ def backfill(
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}; pass --concurrency 1 or more")
     dates = partitions.date_range(start, end)
-    if treatments:
-        baselines = {t: v for t, v in params.baselines.items() if t in treatments}
-        params = params.with_changes(treatments=list(treatments), baselines=baselines)
-
     log = load_log.with_options(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
     )
+    # What to estimate: `treatments` if given, else what the deployment's params name, else derived from the
+    # log's columns as `recdo run` derives them (before any with_changes, which would mark every field given).
+    choice = choose(params, columns_of(parquet_files(log.path)[0]), list(treatments) if treatments else None)
+    logger.info("backfill estimates %s", choice.describe())
+    params = params.with_changes(**choice.fields())
     present = set(partitions.dated_partitions(parquet_files(log.path)))
     empty = [d for d in dates if d not in present]
     per_partition = {d: partition_params(params, d) for d in dates if d in present}
@@ -126,7 +132,7 @@ def backfill(
         ),
     )
     if failed:
-        raise RuntimeError(
+        raise BackfillFailed(
             f"backfill {start}..{end}: partitions {sorted(failed)} failed "
             f"({'; '.join(f'{d}: {m}' for d, m in sorted(failed.items()))}); "
             f"{len(ran)} completed now and {len(skipped)} before. Fix the cause and run the same backfill again: "

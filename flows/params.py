@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from causal.config import CausalConfig, OffPolicyConfig
 from expectations.config import GateConfig
@@ -23,6 +23,9 @@ _CAUSAL, _SCORER, _GATE, _RUNNER = CausalConfig(), ScorerConfig(), GateConfig(),
 _NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
 # Operations (issue 6): caching and the engine change how a result is computed, never what it is.
 _NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
+# A run id names a folder under work_dir/runs and a report file: letters, digits and . _ - only, so no id
+# (`../../tmp/x`, `/etc`, a UI form's field) can place a file outside the work directory.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 
 class PipelineParams(BaseModel):
@@ -138,6 +141,15 @@ class PipelineParams(BaseModel):
             "a 0.4% click rate by several percent."
         ),
     )
+    min_arm_events: int = Field(
+        _CAUSAL.min_arm_events,
+        ge=0,
+        description=(
+            "Positive and negative outcomes each treatment value (and each value within a CATE segment) needs for an "
+            "estimate; an arm below it gets rows that say why they carry no number, never an interval drawn from the "
+            "prior. 0 turns the rule off."
+        ),
+    )
     off_policy: bool = Field(
         True,
         description=(
@@ -223,8 +235,41 @@ class PipelineParams(BaseModel):
         ),
     )
 
+    @field_validator("run_id")
+    @classmethod
+    def _safe_run_id(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and (not re.fullmatch(RUN_ID_PATTERN, value) or ".." in value):
+            raise ValueError(
+                "a run id may hold only letters, digits and . _ - (at most 100, no '..'), because it names a folder "
+                "inside the work directory; pick e.g. 'nightly-2024-03-01', or leave it out to derive one"
+            )
+        return value
+
+    @field_validator("partition", mode="before")
+    @classmethod
+    def _real_date(cls, value: object) -> object:
+        import datetime as dt
+
+        if value is None:
+            return None
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError("a partition is a date YYYY-MM-DD, e.g. 2024-03-01") from None
+        if len(str(value)) != 10:
+            raise ValueError("a partition is a date YYYY-MM-DD, e.g. 2024-03-01")
+        return value
+
     @model_validator(mode="after")
     def _check_treatments_and_outcomes(self) -> PipelineParams:
+        if "baselines" not in self.model_fields_set:
+            # Treatments given without baselines (a deployment's form, an event): the default {policy: random}
+            # applies to the treatments it names only. Set in place (frozen model) so that model_fields_set
+            # still says the baselines were not given, which flows.defaults.choose reads.
+            kept = {t: v for t, v in self.baselines.items() if t in self.treatments}
+            object.__setattr__(self, "baselines", kept)
         both = sorted(set(self.treatments) & set(self.outcomes))
         if both:
             raise ValueError(f"{both} named as treatment and as outcome; pick two different columns")
@@ -298,6 +343,7 @@ class PipelineParams(BaseModel):
                     n_bootstrap=self.n_bootstrap,
                     bootstrap_chunk=self.bootstrap_chunk,
                     equivalent_sample_size=self.equivalent_sample_size,
+                    min_arm_events=self.min_arm_events,
                     seed=self.seed,
                     progress=self.progress,
                 )

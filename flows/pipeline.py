@@ -11,12 +11,15 @@ from prefect.runtime import flow_run
 
 import causal
 import expectations
+from common.files import inside
 from flows.params import PipelineParams
+from flows.preflight import check_params
 from flows.runners import RunnerConfig, make_runner
 from tasks.cache import CHUNK_CACHE, EFFECTS_CACHE, SCORER_CACHE, cached
 from tasks.causal import bootstrap_chunk, combine_effects, evaluate_target_policy, prepare_effects
 from tasks.ingest import load_log
 from tasks.partition import select_partition
+from tasks.preflight import check_treatments_task
 from tasks.report import publish_report
 from tasks.score import train_scorer
 from tasks.store import finish_run, start_run, store_effects, store_scores, store_validation
@@ -119,7 +122,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     """Validate the log, train the scorer, learn the network, estimate and store the effects."""
     logger = get_run_logger()
     io = dict(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)
-    configs = params.to_configs()
+    configs = check_params(params)  # the UI's and an event's parameters get the CLI's checks too
 
     log = load_log.with_options(**io)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
@@ -127,7 +130,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     if params.partition:  # one day of the log (event-driven runs, backfills); the partition is part of the run id
         log = select_partition(log, params.partition)
     run_id = params.run_id_for(log.data_hash)
-    run_dir = str(Path(params.work_dir) / "runs" / run_id)
+    run_dir = str(inside(Path(params.work_dir) / "runs", run_id))
     logger.info("run %s: %d rows from %s (%s)", run_id, log.n_rows, log.source, log.notes or "nothing dropped")
     start_run.with_options(**io)(params.db, run_id, params.model_dump(), log, flow_run.id)
 
@@ -136,6 +139,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         store_validation.with_options(**io)(params.db, run_id, gate)
         if gate.failure:
             raise expectations.GateFailed(gate.failure)
+        arms = check_treatments_task(gate.clean_path, configs.causal, params.work_dir)  # before training
         scored = cached(train_scorer, SCORER_CACHE, params.work_dir, params.refresh)(
             gate.clean_path, params.outcome, configs.scorer, run_dir
         )
@@ -148,7 +152,9 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
         store_effects.with_options(**io)(params.db, run_id, reports, log.source, params.partition or "all", off_policy)
     except BaseException as exc:
-        finish_run.with_options(**io)(params.db, run_id, "failed", f"{type(exc).__name__}: {exc}")
+        # Ctrl-C (or the stop of a worker) is no failure of the data or the code: say so in the row.
+        status = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
+        finish_run.with_options(**io)(params.db, run_id, status, f"{type(exc).__name__}: {exc}")
         raise
     finish_run.with_options(**io)(params.db, run_id, "completed", log.notes)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from common.files import sha256_file, sha256_named_files
+from flows.defaults import RunSettings, parse_baselines
 from sources import partitions
 
 EVENT = "recdo.data.arrived"
@@ -40,6 +41,7 @@ class WatchConfig:
     db: str = "recdo.duckdb"
     settle_s: float = 2.0
     interval_s: float = 1.0
+    run: RunSettings = field(default_factory=RunSettings)
 
     def __post_init__(self) -> None:
         if self.settle_s < 0 or self.interval_s <= 0:
@@ -128,11 +130,16 @@ def _with_db(db: str, fn: Callable, attempts: int = 40, delay_s: float = 0.5):
     raise RuntimeError(f"{last}; gave up after {attempts * delay_s:.0f} s") from last
 
 
-Emitter = Callable[[str, str, str, int], "str | None"]
+# emit(file, partition, sha256, n_rows, run fields of the payload) -> the event id
+Emitter = Callable[[str, str, str, int, Mapping[str, object]], "str | None"]
 
 
-def emit_arrival(file: str, partition: str, sha256: str, n_rows: int) -> str | None:
-    """Send `recdo.data.arrived` to the Prefect API; returns the event id (None when events are off)."""
+def emit_arrival(file: str, partition: str, sha256: str, n_rows: int, run: Mapping[str, object]) -> str | None:
+    """Send `recdo.data.arrived` to the Prefect API; returns the event id (None when events are off).
+
+    `run` (RunSettings.payload) says what the run estimates and where; the deployment's trigger passes each
+    field on as a parameter of flows/arrival.py:on_new_data.
+    """
     from prefect.events import emit_event
 
     event = emit_event(
@@ -141,13 +148,15 @@ def emit_arrival(file: str, partition: str, sha256: str, n_rows: int) -> str | N
             "prefect.resource.id": f"recdo.data.{sha256[:16]}.{partition}",
             "prefect.resource.name": Path(file).name,
         },
-        payload={"file": file, "partition": partition, "sha256": sha256, "rows": n_rows},
+        payload={"file": file, "partition": partition, "sha256": sha256, "rows": n_rows, **run},
     )
     return str(event.id) if event is not None else None
 
 
-def ingest(path: str | Path, db: str, emit: Emitter = emit_arrival) -> tuple[list[Arrival], list[str]]:
-    """Announce every partition of `path` whose content was never announced.
+def ingest(
+    path: str | Path, db: str, emit: Emitter = emit_arrival, run: RunSettings = RunSettings()
+) -> tuple[list[Arrival], list[str]]:
+    """Announce every partition of `path` whose content was never announced; each event carries `run`.
 
     Returns (new arrivals, partitions seen before).
 
@@ -180,9 +189,10 @@ def ingest(path: str | Path, db: str, emit: Emitter = emit_arrival) -> tuple[lis
 
     fresh = _with_db(db, claim)
     arrivals = []
+    fields = run.payload(db)
     for p in fresh:
         try:
-            event_id = emit(str(path), p, sha, int(counts[p]))
+            event_id = emit(str(path), p, sha, int(counts[p]), fields)
             if event_id is None:
                 raise RuntimeError(
                     "Prefect events are off: set PREFECT_API_URL to a running server (scripts/serve.sh starts one)"
@@ -215,7 +225,7 @@ def watch(config: WatchConfig, emit: Emitter = emit_arrival, stop: Callable[[], 
     while not stop():
         for path in files.poll(directory, time.monotonic()):
             try:
-                arrivals, seen = ingest(path, config.db, emit)
+                arrivals, seen = ingest(path, config.db, emit, config.run)
             except (ValueError, OSError) as exc:  # unreadable or undated: say so once per version of the file
                 yield f"skip {path.name}: {exc}"
             else:
@@ -250,10 +260,32 @@ def _flush_events() -> None:
     EventsWorker.drain_all()
 
 
+def run_settings(args: argparse.Namespace) -> RunSettings:
+    """--treatment, --outcome, --baseline, --work-dir as the events' run fields (ValueError on a bad one)."""
+    treatments = tuple(args.treatment)
+    baselines = parse_baselines(args.baseline, treatments) if args.baseline else None
+    return RunSettings(treatments, tuple(args.outcome), baselines, args.work_dir)
+
+
+def where_runs_write(db: str, run: RunSettings) -> str:
+    """Where the announced files' runs put their rows and files, and what they estimate: one line's tail."""
+    work = Path(run.work_dir).resolve() if run.work_dir else "the deployment's work_dir (in the worker's directory)"
+    return f"runs write results to {Path(db).resolve()}, intermediate files to {work}; estimating {run.describe()}"
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
+    try:
+        run = run_settings(args)
+    except ValueError as exc:
+        print(f"recdo: {exc}", file=sys.stderr)
+        return 2
     _require_api()
-    config = WatchConfig(directory=args.directory, db=args.db, settle_s=args.settle, interval_s=args.interval)
-    print(f"watching {Path(config.directory).resolve()} (settle {config.settle_s} s); Ctrl-C stops", flush=True)
+    config = WatchConfig(directory=args.directory, db=args.db, settle_s=args.settle, interval_s=args.interval, run=run)
+    print(
+        f"watching {Path(config.directory).resolve()} (settle {config.settle_s} s); {where_runs_write(args.db, run)}; "
+        "Ctrl-C stops",
+        flush=True,
+    )
     try:
         for line in watch(config):
             print(line, flush=True)
@@ -268,9 +300,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    try:
+        run = run_settings(args)
+    except ValueError as exc:
+        print(f"recdo: {exc}", file=sys.stderr)
+        return 2
     _require_api()
     try:
-        arrivals, seen = ingest(args.path, args.db)
+        arrivals, seen = ingest(args.path, args.db, run=run)
     except ValueError as exc:
         print(f"recdo: {exc}", file=sys.stderr)
         return 2
@@ -278,21 +315,59 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _flush_events()
     for a in arrivals:
         print(f"emitted {EVENT} for {Path(a.file).name} partition {a.partition} ({a.n_rows} rows)")
+    if arrivals:
+        print(where_runs_write(args.db, run))
     if seen:
         print(f"already ingested, no event: partitions {', '.join(seen)} of {Path(args.path).name}")
     return 0
 
 
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that say what the announced files' runs estimate and where, as `recdo run` spells them."""
+    parser.add_argument(
+        "--db",
+        default="recdo.duckdb",
+        help="results database, relative to this directory: its ingested_files table remembers what was announced, "
+        "and each event names it (as an absolute path) as the run's database (default: recdo.duckdb)",
+    )
+    parser.add_argument(
+        "--treatment",
+        action="append",
+        default=[],
+        help="treatment column of the runs (repeatable); default: the deployment's params.treatments if it names "
+        "them, else derived per file (strategy and reason_shown for a simulated log, policy for Open Bandit)",
+    )
+    parser.add_argument(
+        "--outcome",
+        action="append",
+        default=[],
+        help="0/1 outcome column of the runs (repeatable); default: the deployment's, else derived per file "
+        "(click and returned for a simulated log, click for Open Bandit)",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="[TREATMENT=]VALUE",
+        help="value ATEs are taken against (repeatable; a bare VALUE is the first --treatment's; 'none': first in "
+        "sorted order); default: the deployment's, else derived (strategy=random, reason_shown=0; policy=random)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        default=None,
+        help="directory for the runs' intermediate files; default: the deployment's work_dir (in the worker's "
+        "directory)",
+    )
+
+
 def add_parsers(sub) -> None:
     w = sub.add_parser("watch", help="emit recdo.data.arrived once per new complete log file landing in DIR")
     w.add_argument("directory", metavar="DIR")
-    w.add_argument(
-        "--db", default="recdo.duckdb", help="results database; its ingested_files table remembers what was announced"
-    )
+    _add_run_flags(w)
     w.add_argument("--settle", type=float, default=2.0, help="seconds a file's size must hold still before it is read")
     w.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     w.set_defaults(func=cmd_watch)
     i = sub.add_parser("ingest", help="emit recdo.data.arrived for one log file (once per content and partition)")
     i.add_argument("path", metavar="PATH")
-    i.add_argument("--db", default="recdo.duckdb")
+    _add_run_flags(i)
     i.set_defaults(func=cmd_ingest)

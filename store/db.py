@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -46,17 +47,36 @@ def connect(path: str | Path, read_only: bool = False) -> Iterator[duckdb.DuckDB
     try:
         # Capped: writing ten million scores must not hold them all in memory (DuckDB spills beyond the cap).
         con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": MEMORY_LIMIT})
-    except duckdb.IOException as exc:  # another process holds the write lock
-        raise RuntimeError(
-            f"cannot open {str(path)!r}: {exc}. Another process (a running flow or a shell) holds the "
-            "database; wait for it to finish or close it, then retry."
-        ) from exc
+    except duckdb.Error as exc:
+        raise DatabaseError(_open_failure(path, read_only, exc)) from exc
     try:
         if not read_only:
             con.execute(_schema_sql())
         yield con
     finally:
         con.close()
+
+
+class DatabaseError(RuntimeError):
+    """The result database cannot be opened; the message says why (a directory, read-only, locked) and the fix."""
+
+
+def _open_failure(path: Path, read_only: bool, exc: Exception) -> str:
+    """Why DuckDB refused `path`, told apart by what the path is, not guessed from the message."""
+    text = " ".join(str(exc).split())
+    if path.is_dir():
+        return f"--db {str(path)!r} is a directory; pass a file path inside it, e.g. --db {path / 'recdo.duckdb'}"
+    if not read_only and path.exists() and not os.access(path, os.W_OK):
+        return f"--db {str(path)!r} is read-only here; pass a writable --db or make it writable (chmod u+w)"
+    if not read_only and not os.access(path.parent, os.W_OK):
+        return f"cannot create --db {str(path)!r}: its folder is not writable; pass --db in a writable folder"
+    if "lock" in text.lower():
+        holder = text[text.find("PID") :].split(")")[0] if "PID" in text else "another process"
+        return (
+            f"--db {str(path)!r} is held by {holder} (a running recdo run or a DuckDB shell; DuckDB allows one "
+            "writing process per file); wait for it to finish or close it, then retry"
+        )
+    return f"cannot open --db {str(path)!r}: {text}; is it a DuckDB file made by recdo?"
 
 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, run_id: str) -> int:
@@ -123,6 +143,7 @@ def upsert_run(con: duckdb.DuckDBPyConnection, run_id: str, **fields: object) ->
         "rows_in",
         "rows_processed",
         "rows_quarantined",
+        "owner",
     }
     unknown = set(fields) - known
     if unknown:

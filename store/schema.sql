@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS runs (
     flow_run_id   VARCHAR,
     started_at    TIMESTAMPTZ,
     finished_at   TIMESTAMPTZ,
-    status        VARCHAR,      -- running | completed | failed
+    status        VARCHAR,      -- running | completed | failed | interrupted
     params        JSON,
     data_hash     VARCHAR,
     code_version  VARCHAR,
@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS runs (
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_in BIGINT;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_processed BIGINT;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS rows_quarantined BIGINT;
+-- The process running the run (host:pid:start ticks), so the next run can tell a killed one from a live one.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS owner VARCHAR;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id        VARCHAR,

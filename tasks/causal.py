@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 import causal
 import sources
 from causal.config import OffPolicyConfig
+from causal.effects.arms import shortfall
 
 
 @task(name="prepare effects", cache_policy=NO_CACHE)
@@ -58,6 +59,33 @@ def combine_effects(
 
 
 @task(name="evaluate target policy", cache_policy=NO_CACHE)
+def withheld_off_policy(
+    off_policy: OffPolicyConfig, config: causal.CausalConfig, n_logged: int, reason: str
+) -> tuple[causal.Estimate, ...]:
+    """One row per off-policy method, without a number, saying why the logged rows cannot support one."""
+    from causal.policy.estimators import OPE_METHODS
+
+    nan = float("nan")
+    return tuple(
+        causal.Estimate(
+            treatment=config.treatment,
+            treatment_value=off_policy.target,
+            baseline_value=None,
+            outcome=config.outcome,
+            estimand="interventional_mean",
+            method=method,
+            estimate=nan,
+            ci_low=nan,
+            ci_high=nan,
+            n_rows=n_logged,
+            adjustment_set=(),
+            diagnostics={"logged_policy": off_policy.logged},
+            explanation=f"off-policy evaluation from the {off_policy.logged} log: {reason}",
+        )
+        for method in (*OPE_METHODS, "bn_policy")
+    )
+
+
 def evaluate_target_policy(
     scored_path: str, off_policy: OffPolicyConfig, config: causal.CausalConfig
 ) -> tuple[causal.Estimate, ...]:
@@ -72,6 +100,12 @@ def evaluate_target_policy(
     policy, outcome = config.treatment, config.outcome
     per_policy = bandit_counts.policy_rows(scored_path, policy, outcome, work_dir=Path(scored_path).parent)
     logged = per_policy[per_policy.policy == off_policy.logged]
+    n_logged = int(logged.n.iloc[0]) if len(logged) else 0
+    positives = int(round(float(logged["mean"].iloc[0]) * n_logged)) if n_logged else 0
+    name = f"the logged policy {policy}={off_policy.logged}"
+    thin = shortfall(name, n_logged, positives, outcome, config.min_arm_events, f"{policy}={off_policy.logged}")
+    if thin:  # every estimator would be the prior's or a single class's: rows that say so, no number
+        return withheld_off_policy(off_policy, config, n_logged, thin)
     common = dict(
         logged_value=off_policy.logged,
         prior_path=off_policy.prior,

@@ -9,13 +9,14 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 import store
+from common.files import inside
 from report import write_report
 
 
 @task(name="publish report", cache_policy=NO_CACHE)
 def publish_report(db: str, run_id: str, work_dir: str, partition: str | None) -> str | None:
     """WORK_DIR/reports/<run_id>.html; a report that cannot be written is logged, never fails a stored run."""
-    out = (Path(work_dir) / "reports" / f"{run_id}.html").resolve()
+    out = inside(Path(work_dir) / "reports", f"{run_id}.html").resolve()  # a run id never leaves the work dir
     try:
         # Opened read-write on purpose: DuckDB refuses a read-only connection in a process that also
         # holds read-write ones (a backfill's other partitions), and the report only reads.

@@ -20,8 +20,12 @@ _io = dict(cache_policy=NO_CACHE, retry_condition_fn=retry_unless_bad_input)
 
 @task(name="start run", **_io)
 def start_run(db: str, run_id: str, params: dict, log: LogRef, flow_run_id: str | None) -> None:
-    """Record the run and clear what an earlier attempt of the same run id left behind."""
+    """Record the run and clear what an earlier attempt of the same run id left behind.
+
+    Runs left `running` by a process that is gone (killed) are marked `interrupted` first.
+    """
     with store.connect(db) as con:
+        store.mark_interrupted(con, run_id, store.now())
         for table in store.TABLES:
             if table != "runs":
                 store.replace_rows(con, table, pd.DataFrame(), run_id)
@@ -40,6 +44,7 @@ def start_run(db: str, run_id: str, params: dict, log: LogRef, flow_run_id: str 
             rows_in=None,  # set by store_validation once the gate has run
             rows_processed=None,
             rows_quarantined=None,
+            owner=store.process_owner(),
         )
 
 

@@ -34,8 +34,8 @@ def obd_log() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def obd_slice(obd_log: pd.DataFrame) -> pd.DataFrame:
-    """The first 1,500 rows of each policy's log: real rows, small enough for a flow run in seconds."""
-    return obd_log.groupby("policy", group_keys=False).head(1500).reset_index(drop=True)
+    """The first 2,500 rows of each policy's log (9 and 7 clicks: enough for every arm to be estimated)."""
+    return obd_log.groupby("policy", group_keys=False).head(2500).reset_index(drop=True)
 
 
 @pytest.fixture(scope="session")

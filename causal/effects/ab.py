@@ -14,10 +14,10 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from causal.config import MIN_ARM_EVENTS
+from causal.effects.arms import Arm, shortfall, thin_arms
 from causal.values import Estimand, Estimate
 from common.values import jsonable
-
-MIN_ARM_ROWS = 2  # an arm's variance (ddof=1) needs two outcomes
 
 
 @dataclass(frozen=True)
@@ -56,13 +56,22 @@ class ABResult:
         return jsonable(self.__dict__)
 
 
-def ab_test(y_treatment: Outcomes, y_control: Outcomes, alpha: float = 0.05, power: float = 0.8) -> ABResult:
-    """Two-sample comparison of means (e.g. click rates) with a normal-approximation (Wald) interval.
+def ab_test(
+    y_treatment: Outcomes,
+    y_control: Outcomes,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    min_events: int = MIN_ARM_EVENTS,
+) -> ABResult:
+    """Two-sample comparison of means of 0/1 outcomes (e.g. click rates) with a normal-approximation (Wald) interval.
 
     The interval uses each arm's own variance; the minimum detectable effect is the two-sided
     z-test's at level `alpha` and `power` with the pooled variance under "no difference":
     (z_{1-alpha/2} + z_{power}) * sqrt(s^2 (1/n_t + 1/n_c)). The verdict says plainly whether the
     interval excludes 0 and, when it does not, how far the sample is from resolving the observed gap.
+
+    An arm with fewer than `min_events` positive (nonzero) or negative (zero) outcomes, or fewer than two rows,
+    gets no test: the numbers are nan and the verdict says which arm fell short and what it would take.
     """
     t = _as_arm(y_treatment, "y_treatment")
     c = _as_arm(y_control, "y_control")
@@ -71,6 +80,15 @@ def ab_test(y_treatment: Outcomes, y_control: Outcomes, alpha: float = 0.05, pow
     if not 0 < power < 1:
         raise ValueError(f"power must lie strictly between 0 and 1; got {power!r}; 0.8 is customary")
     n_t, n_c = len(t), len(c)
+    reasons = [
+        shortfall(f"the {name} arm", len(arm), _positives(arm), "outcome", min_events, f"the {name} arm")
+        for name, arm in (("treatment", t), ("control", c))
+    ]
+    if any(reasons):
+        nan = float("nan")
+        means = [_positives(arm) / len(arm) if len(arm) else nan for arm in (t, c)]
+        verdict = "no verdict: " + " ".join(r for r in reasons if r)
+        return ABResult(nan, nan, nan, nan, nan, n_t, n_c, means[0], means[1], nan, nan, verdict)
     (m_t, v_t), (m_c, v_c) = _mean_var(t), _mean_var(c)
     diff = m_t - m_c
     lift = diff / m_c if m_c != 0 else float("nan")
@@ -121,6 +139,8 @@ def arm_interval(y: Outcomes, alpha: float = 0.05) -> tuple[float, float, float]
     arr = _as_arm(y, "y")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1; got {alpha!r}; use 0.05 for a 95% interval")
+    if len(arr) < 2:
+        raise ValueError(f"y must hold at least 2 outcomes for a variance; got {len(arr)}; check the arm rule first")
     mean, var = _mean_var(arr)
     half = NormalDist().inv_cdf(1 - alpha / 2) * math.sqrt(var)
     return mean, mean - half, mean + half
@@ -134,16 +154,19 @@ def ab_estimates(
     outcomes: Sequence[np.ndarray | ArmCounts],
     level: float,
     power: float = 0.8,
+    min_events: int = MIN_ARM_EVENTS,
 ) -> list[Estimate]:
     """The `ab_diff` rows: each arm's mean, then each arm minus the baseline arm, the latter straight from `ab_test`.
 
     `outcomes[i]` holds the 0/1 outcomes of the rows served `values[i]`, or their `ArmCounts` when the log
     came as counts (the same numbers up to float rounding). An ATE row's interval is the test's
-    and its diagnostics are the test's result, verdict included, so the two cannot disagree. An arm with
-    fewer than two rows has no variance: its rows carry nan and say so.
+    and its diagnostics are the test's result, verdict included, so the two cannot disagree. A row involving
+    an arm below the arm rule (`min_events` positives and negatives, two rows) carries nan and says why.
     """
     alpha = 1 - level
     base = list(values).index(baseline)
+    arms = tuple(Arm(v, len(y), _positives(y)) for v, y in zip(values, outcomes))
+    short = thin_arms(arms, treatment, outcome, baseline, min_events)
     rows: list[Estimate] = []
 
     def row(
@@ -173,12 +196,8 @@ def ab_estimates(
         )
 
     def thin(*arms: int) -> str | None:
-        few = [
-            f"{treatment}={values[i]} has {len(outcomes[i])}"
-            for i in dict.fromkeys(arms)
-            if len(outcomes[i]) < MIN_ARM_ROWS
-        ]
-        return f"No A/B interval: each arm needs at least {MIN_ARM_ROWS} rows; {', '.join(few)}." if few else None
+        reasons = [short[values[i]] for i in dict.fromkeys(arms) if values[i] in short]
+        return " ".join(reasons) if reasons else None
 
     nan = float("nan")
     for i in range(len(values)):
@@ -193,7 +212,7 @@ def ab_estimates(
         if reason:
             rows.append(row(i, "ate", nan, nan, nan, n, explanation=reason))
             continue
-        res = ab_test(outcomes[i], outcomes[base], alpha, power)
+        res = ab_test(outcomes[i], outcomes[base], alpha, power, min_events)
         rows.append(row(i, "ate", res.diff, res.ci_low, res.ci_high, n, diagnostics=res.as_diagnostics()))
     return rows
 
@@ -219,20 +238,24 @@ def _pooled_var(t: np.ndarray | ArmCounts, c: np.ndarray | ArmCounts) -> float:
     return (within + n_t * n_c / n * (m_t - m_c) ** 2) / (n - 1)
 
 
+def _positives(arm: np.ndarray | ArmCounts) -> int:
+    """An arm's outcomes that are 1 (nonzero): its clicks."""
+    return int(arm.hits) if isinstance(arm, ArmCounts) else int(np.count_nonzero(arm))
+
+
 def _as_arm(y: Outcomes, name: str) -> np.ndarray | ArmCounts:
+    """The arm checked for what no count of rows can fix (shape, missing values); its size is the arm rule's."""
     if not isinstance(y, ArmCounts):
         return _as_array(y, name)
     if not (isinstance(y.n, (int, np.integer)) and isinstance(y.hits, (int, np.integer)) and 0 <= y.hits <= y.n):
         raise ValueError(f"{name} counts must be integers with 0 <= hits <= n; got n={y.n!r}, hits={y.hits!r}")
-    if y.n < 2:
-        raise ValueError(f"{name} must hold at least 2 outcomes; got {y.n}")
     return y
 
 
 def _as_array(y: Iterable[float], name: str) -> np.ndarray:
     arr = np.asarray(list(y) if not isinstance(y, (np.ndarray, pd.Series)) else y, dtype=float)
-    if arr.ndim != 1 or arr.size < 2:
-        raise ValueError(f"{name} must hold at least 2 outcomes; got {arr.size}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one outcome per row (1-D); got shape {arr.shape}; flatten it")
     if np.isnan(arr).any():
         raise ValueError(f"{name} holds {int(np.isnan(arr).sum())} missing outcomes; drop them first")
     return arr

@@ -100,6 +100,7 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
     edges, ident, overlap = prepared.edges, prepared.identification, prepared.overlap
     point_do, point_naive, point_cate = prepared.point_do, prepared.point_naive, prepared.point_cate
     segment, seg_states, arms = prepared.segment, prepared.segment_states, prepared.arms
+    seg_thin = prepared.segment_thin
     n = prepared.n_rows  # log rows, however many cells hold them
     boot_do = np.concatenate([c.do for c in chunks])
     boot_naive = np.concatenate([c.naive for c in chunks])
@@ -109,10 +110,13 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
         edge_counts.update(c.edge_counts)
     same_set = sum(c.same_set for c in chunks)
 
+    arm_check = prepared.arm_check
     refutations: dict = {}
     if prepared.refutation is not None:
         placebo = np.concatenate([c.placebo for c in chunks])
-        refutations = refute(prepared.refutation, boot_do, placebo, base, values, config.ci_level)
+        checked = refute(prepared.refutation, boot_do, placebo, base, values, config.ci_level)
+        # A withheld ATE has no number for a refutation to check: a thin arm's checks would test the prior.
+        refutations = {v: r for v, r in checked.items() if not arm_check.why(v, baseline)}
 
     frequency = {e: c / config.n_bootstrap for e, c in edge_counts.items()}
     edge_frequency = {e: frequency.get(e, 0.0) for e in edges}
@@ -125,6 +129,7 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
     }
 
     estimates: list[Estimate] = []
+    nan = float("nan")
 
     def add(method: Method, estimand: Estimand, i: int, point: float, lo: float, hi: float, rows: int, **extra) -> None:
         estimates.append(
@@ -144,19 +149,20 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
             )
         )
 
-    # Why a bn_do number is withheld: the effect is not identifiable, or a treatment value has no overlap.
+    # Why a bn_do number is withheld: an arm fails the arm rule, the effect is not identifiable, or a treatment
+    # value has no overlap.
     withheld = {v: ident.explanation for v in values} if not ident.identified else dict(overlap["no_overlap"])
 
     def why(*vs: str) -> str | None:
-        reasons = [withheld[v] for v in dict.fromkeys(vs) if v in withheld]
-        return " ".join(reasons) if reasons else None
+        reasons = [arm_check.why(*vs), *(withheld[v] for v in dict.fromkeys(vs) if v in withheld)]
+        return " ".join(r for r in reasons if r) or None
 
     for i, v in enumerate(values):
         reason = why(v)
         lo, hi = percentile_interval(boot_do[:, i], config.ci_level)
         diag = {**common, "overlap": overlap["values"].get(v, {})}
         if reason:
-            add("bn_do", "interventional_mean", i, np.nan, np.nan, np.nan, n, diagnostics=diag, explanation=reason)
+            add("bn_do", "interventional_mean", i, nan, nan, nan, n, diagnostics=diag, explanation=reason)
         else:
             add("bn_do", "interventional_mean", i, point_do[i], lo, hi, n, diagnostics=diag)
     for i, v in enumerate(values):
@@ -168,7 +174,7 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
             checks = [r for r in refutations[v].values() if isinstance(r, dict) and "passed" in r]
             diag["refutations_passed"] = f"{sum(r['passed'] for r in checks)}/{len(checks)}"
         if reason:
-            add("bn_do", "ate", i, np.nan, np.nan, np.nan, n, diagnostics=diag, explanation=reason)
+            add("bn_do", "ate", i, nan, nan, nan, n, diagnostics=diag, explanation=reason)
         else:
             lo, hi = percentile_interval(boot_do[:, i] - boot_do[:, base], config.ci_level)
             add("bn_do", "ate", i, point_do[i] - point_do[base], lo, hi, n, diagnostics=diag)
@@ -177,19 +183,33 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
             if i == base or why(v, baseline):
                 continue
             for k, s in enumerate(seg_states):
-                lo, hi = percentile_interval(boot_cate[:, i, k] - boot_cate[:, base, k], config.ci_level)
                 rows = prepared.segment_rows[k]
-                diag = {**common, "segment_share": round(rows / n, 4)}
-                cate = point_cate[i, k] - point_cate[base, k]
-                add("bn_do", "cate", i, cate, lo, hi, rows, diagnostics=diag, segment=f"{segment}={s}")
+                where = {"diagnostics": {**common, "segment_share": round(rows / n, 4)}, "segment": f"{segment}={s}"}
+                # Within a segment each of the two arms needs the rule's events too, or the contrast is the prior's.
+                thin = [seg_thin[(u, s)] for u in dict.fromkeys((v, baseline)) if (u, s) in seg_thin]
+                if thin:
+                    add("bn_do", "cate", i, nan, nan, nan, rows, explanation=" ".join(thin), **where)
+                    continue
+                lo, hi = percentile_interval(boot_cate[:, i, k] - boot_cate[:, base, k], config.ci_level)
+                add("bn_do", "cate", i, point_cate[i, k] - point_cate[base, k], lo, hi, rows, **where)
 
-    for i in range(len(values)):
+    # The naive rows follow the arm rule too: 0 clicks in an arm would give the interval [0, 0].
+    for i, v in enumerate(values):
+        reason = arm_check.why(v)
+        if reason:
+            add("naive", "interventional_mean", i, nan, nan, nan, arms.n[i], explanation=reason)
+            continue
         lo, hi = percentile_interval(boot_naive[:, i], config.ci_level)
         add("naive", "interventional_mean", i, point_naive[i], lo, hi, arms.n[i])
-    for i in range(len(values)):
-        if i != base:
-            lo, hi = percentile_interval(boot_naive[:, i] - boot_naive[:, base], config.ci_level)
-            add("naive", "ate", i, point_naive[i] - point_naive[base], lo, hi, arms.n[i] + arms.n[base])
+    for i, v in enumerate(values):
+        if i == base:
+            continue
+        reason = arm_check.why(v, baseline)
+        if reason:
+            add("naive", "ate", i, nan, nan, nan, arms.n[i] + arms.n[base], explanation=reason)
+            continue
+        lo, hi = percentile_interval(boot_naive[:, i] - boot_naive[:, base], config.ci_level)
+        add("naive", "ate", i, point_naive[i] - point_naive[base], lo, hi, arms.n[i] + arms.n[base])
 
     # The A/B rows: ab_test on the arms' outcomes, so each ATE row's interval is the one its verdict quotes.
     estimates += prepared.ab

@@ -10,6 +10,7 @@ import pandas as pd
 
 from causal.config import CausalConfig
 from causal.effects.ab import ArmCounts, ab_estimates
+from causal.effects.arms import Arm, ArmCheck, check_arms, thin_arms
 from causal.effects.engine import POSITIVE, Engine
 from causal.effects.overlap import overlap_report
 from causal.effects.refute import RefutationPoints, refutation_points
@@ -73,6 +74,8 @@ class PreparedEffects:
     segment: str | None  # the CATE's segment node
     segment_rows: tuple[int, ...]  # log rows in each state of the segment
     point_cate: np.ndarray | None  # (values, segment states)
+    arm_check: ArmCheck  # every arm's rows and positives; why each thin arm's rows carry no number
+    segment_thin: dict[tuple[str, str], str]  # (value, segment state) -> why that CATE arm carries no number
     overlap: dict
     refutation: RefutationPoints | None  # None when refutations are off or the effect is not identified
     ab: tuple[Estimate, ...]  # the ab_diff rows (they need no bootstrap)
@@ -115,19 +118,16 @@ def prepare_effects(data: pd.DataFrame | Discretized, config: CausalConfig) -> P
                 "discretise with the same config"
             )
     values = disc.state_names[t]
-    if len(values) < 2:
-        raise ValueError(
-            f"treatment {t!r} takes only the value(s) {list(values)}; "
-            "an effect needs logs served by at least two treatment values"
-        )
-    baseline = config.baseline if config.baseline is not None else values[0]
-    if baseline not in values:
-        raise ValueError(f"baseline {baseline!r} is not a value of {t!r}; values: {list(values)}")
-
     rows = encode_states(disc.data.loc[:, list(disc.nodes)], disc.state_names)
     weights = _checked_weights(disc, config)
     if weights is not None:
         rows = EncodedData(rows.names, rows.codes, rows.cards, rows.states, weights)
+    # The A/B rows and the arm rule from the rows themselves when there are rows (their exact arithmetic).
+    row_arms = Arms(rows, t, y)
+    # Before any learning: a treatment with one value or without its baseline is refused in one line, and a
+    # thin arm (one stray row, no clicks) only withholds the rows that involve it.
+    arm_check = check_arms({v: (int(row_arms.n[i]), int(row_arms.hits[i])) for i, v in enumerate(values)}, config)
+    baseline = arm_check.baseline
     enc = compress(rows)
     if enc.n_rows < 2:
         raise ValueError(f"the log holds {enc.n_rows} rows; an effect needs at least 2")
@@ -139,17 +139,20 @@ def prepare_effects(data: pd.DataFrame | Discretized, config: CausalConfig) -> P
         _cross_check(disc, edges, config, values, point_do)
     segment = engine.segment_of(ident)
     segment_rows: tuple[int, ...] = ()
+    segment_thin: dict[tuple[str, str], str] = {}
     if segment:
         s = enc.index(segment)
         counted = np.bincount(enc.codes[s], weights=enc.weights, minlength=enc.cards[s])
         segment_rows = tuple(int(round(c)) for c in counted)
+        segment_thin = _segment_thin(enc, config, segment, baseline)
     adjusted = ident.adjustment_set if ident.strategy == "backdoor" else ()
     resampled = rows if config.resample == "rows" else enc
     arms = Arms(resampled, t, y)
-    # The A/B rows from the rows themselves when there are rows (their exact arithmetic), else from counts.
-    row_arms = Arms(rows, t, y)
-    ab = ab_estimates(t, y, values, baseline, [row_arms.outcomes(i) for i in range(len(values))], config.ci_level)
-    refuting = config.refute and ident.identified
+    outcomes = [row_arms.outcomes(i) for i in range(len(values))]
+    ab = ab_estimates(t, y, values, baseline, outcomes, config.ci_level, min_events=config.min_arm_events)
+    # Refutations check reported ATEs: none when every ATE is withheld by the arm rule (a thin baseline, say).
+    reported = any(v != baseline and arm_check.why(v, baseline) is None for v in values)
+    refuting = config.refute and ident.identified and reported
     return PreparedEffects(
         config=config,
         values=tuple(values),
@@ -165,11 +168,30 @@ def prepare_effects(data: pd.DataFrame | Discretized, config: CausalConfig) -> P
         segment=segment,
         segment_rows=segment_rows,
         point_cate=engine.cate(net, edges, ident, segment) if segment else None,
+        arm_check=arm_check,
+        segment_thin=segment_thin,
         overlap=overlap_report(enc, t, values, adjusted, config.min_stratum_share, outcome=y),
         refutation=refutation_points(disc, config, engine, resampled) if refuting else None,
         ab=tuple(ab),
         seconds=time.perf_counter() - start,
     )
+
+
+def _segment_thin(enc: EncodedData, config: CausalConfig, segment: str, baseline: str) -> dict[tuple[str, str], str]:
+    """(value, segment state) -> why that arm of the CATE fails the arm rule, for every arm that does."""
+    t, s, y = enc.index(config.treatment), enc.index(segment), enc.index(config.outcome)
+    k, m = enc.cards[t], enc.cards[s]
+    w = np.ones(enc.n_cells) if enc.weights is None else enc.weights
+    positive = enc.codes[y] == enc.states[y].index(POSITIVE)
+    cell = enc.codes[t] * m + enc.codes[s]
+    n = np.rint(np.bincount(cell, weights=w, minlength=k * m)).astype(np.int64).reshape(k, m)
+    hits = np.rint(np.bincount(cell, weights=w * positive, minlength=k * m)).astype(np.int64).reshape(k, m)
+    thin: dict[tuple[str, str], str] = {}
+    for j, state in enumerate(enc.states[s]):
+        arms = tuple(Arm(v, int(n[i, j]), int(hits[i, j])) for i, v in enumerate(enc.states[t]))
+        found = thin_arms(arms, config.treatment, config.outcome, baseline, config.min_arm_events, f"{segment}={state}")
+        thin.update({(v, state): reason for v, reason in found.items()})
+    return thin
 
 
 def _checked_weights(disc: Discretized, config: CausalConfig) -> np.ndarray | None:

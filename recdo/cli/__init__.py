@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from recdo.cli import backfill, effects, run
+from recdo.cli.errors import run_command
 from recdo.cli.summary import print_summary
 
 __all__ = ["build_parser", "main", "print_summary"]
@@ -31,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     from recdo.cli import report
 
     parser = argparse.ArgumentParser(prog="recdo", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the full traceback of an error (anywhere on the line); without it an error is one line",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parser(sub)
     # structure and simulate parse their own arguments (see main); listed here for `recdo --help`.
@@ -50,16 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_environment()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["structure"]:
-        from recdo.cli.structure import main as structure_main
-
-        return structure_main(argv[1:])
-    if argv[:1] == ["simulate"]:
-        from recdo.cli.simulate import main as simulate_main
-
-        return simulate_main(argv[1:])
+    debug = "--debug" in argv  # a global switch, taken wherever it stands on the line
+    argv = [a for a in argv if a != "--debug"]
+    if argv[:1] in (["structure"], ["simulate"]):  # commands that parse their own arguments
+        if argv[0] == "structure":
+            from recdo.cli.structure import main as own_main
+        else:
+            from recdo.cli.simulate import main as own_main
+        rest = argv[1:]
+        return run_command(lambda _: own_main(rest), argparse.Namespace(debug=debug))
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    args.debug = debug
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# What a run asks when the command line does not say: the Open Bandit policies, or a simulated log's
-# treatments and outcomes (its truth.json holds the answers for exactly these).
-KIND_DEFAULTS = {
-    "log": (["policy"], ["click"], {"policy": "random"}),
-    "simulation": (["strategy", "reason_shown"], ["click", "returned"], {"strategy": "random", "reason_shown": "0"}),
-}
-
-
 @dataclass(frozen=True)
 class Flag:
     """One command-line flag of the pipeline and the PipelineParams field it sets.
@@ -56,21 +48,22 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--treatment",
         None,
-        "treatment column (repeatable); default: policy, or strategy and reason_shown for a `recdo simulate` folder",
+        "treatment column (repeatable); default, from the log's columns: strategy and reason_shown when it has "
+        "`strategy` (a simulated log), else policy",
         repeat=True,
     ),
     Flag(
         "--outcome",
         None,
-        "0/1 outcome column (repeatable); default: click, or click and returned for a `recdo simulate` folder",
+        "0/1 outcome column (repeatable); default: click, and returned too for a log with `strategy`",
         repeat=True,
     ),
     Flag(
         "--baseline",
         None,
         "value ATEs are taken against (repeatable; a bare VALUE is the first treatment's; "
-        "'none': first in sorted order); default: policy=random, or strategy=random and reason_shown=0 for a "
-        "simulation",
+        "'none': the first value, in sorted order, with enough outcomes); default: policy=random, or "
+        "strategy=random and reason_shown=0 for a log with `strategy`",
         repeat=True,
         metavar="[TREATMENT=]VALUE",
     ),
@@ -96,6 +89,12 @@ FLAGS: tuple[Flag, ...] = (
         type=int,
     ),
     Flag("--equivalent-sample-size", "equivalent_sample_size", "BDeu prior strength of the network's CPDs", type=float),
+    Flag(
+        "--min-arm-events",
+        "min_arm_events",
+        "positives and negatives a treatment value needs for an estimate; fewer: rows say why there is no number",
+        type=int,
+    ),
     Flag("--epochs", "max_epochs", "scorer training epochs", type=int),
     Flag("--batch-size", "batch_size", "scorer batch size, per device", type=int),
     Flag(
@@ -217,24 +216,33 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def treatments_outcomes(args: argparse.Namespace, data: str) -> dict:
-    """treatments, outcomes and baselines from --treatment/--outcome/--baseline (repeatable) and the data's kind."""
-    kind = "simulation" if os.path.isfile(os.path.join(data, "log.parquet")) else "log"
-    treatments, outcomes, baselines = KIND_DEFAULTS[kind]
-    treatments = args.treatment or treatments
-    outcomes = args.outcome or outcomes
+def treatments_outcomes(args: argparse.Namespace, data: str, column_map: dict[str, str], source: str) -> dict:
+    """treatments, outcomes and baselines from --treatment/--outcome/--baseline, the rest derived from the log's columns.
+
+    The same derivation as an event-driven run's (flows.defaults): a log with `strategy` is asked about the
+    simulation's treatments and outcomes, one with `policy` about the Open Bandit policies. A --data that names
+    nothing derives nothing: data_missing says so next.
+    """
+    from flows.defaults import columns_of, derived_defaults, parse_baselines
+
+    need = not (args.treatment and args.outcome and args.baseline)
+    exists = os.path.exists(data) or bool(glob.glob(data))
+    derived = None
+    if need and exists:
+        from sources.base import SourceError
+
+        try:
+            columns = columns_of(data, column_map, source)
+        except SourceError:  # unreadable as asked: the load stage says why, in its own one line
+            columns = None
+        derived = derived_defaults(columns) if columns is not None else None
+    treatments = list(args.treatment or (derived.treatments if derived else ["policy"]))
+    outcomes = list(args.outcome or (derived.outcomes if derived else ["click"]))
     if args.baseline:
-        baselines = {}
-        for value in args.baseline:
-            if "=" in value:  # TREATMENT=VALUE
-                treatment, value = value.split("=", 1)
-            else:  # a bare value belongs to the first treatment
-                treatment = treatments[0]
-            if value.lower() != "none":
-                baselines[treatment.strip()] = value.strip()
+        baselines = parse_baselines(args.baseline, treatments)
     else:
-        baselines = {t: v for t, v in baselines.items() if t in treatments}
-    return dict(treatments=list(treatments), outcomes=list(outcomes), baselines=baselines)
+        baselines = {t: v for t, v in (derived.baselines if derived else {}).items() if t in treatments}
+    return dict(treatments=treatments, outcomes=outcomes, baselines=baselines)
 
 
 def params_from_args(args: argparse.Namespace):
@@ -253,7 +261,7 @@ def params_from_args(args: argparse.Namespace):
             fields[flag.field] = value
     data = fields.get("data", PipelineParams.model_fields["data"].default)
     fields["column_map"] = parse_map(args.map)
-    fields.update(treatments_outcomes(args, data))
+    fields.update(treatments_outcomes(args, data, fields["column_map"], fields.get("source", "auto")))
     return PipelineParams(**fields)
 
 

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from recdo.cli.args import add_pipeline_flags, data_missing, params_from_args
+from recdo.cli.errors import quiet_prefect_console
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    """Check the range and every parameter, then run the partitions; an error is one line (recdo.cli.errors)."""
     params = params_from_args(args)
     if data_missing(params):
         return 2
 
-    from flows.backfill import backfill
-    from sources.partitions import PartitionError
+    from flows.preflight import check_params
+    from sources.partitions import date_range
 
-    try:
+    date_range(args.start, args.end)  # PartitionError on a bad date or an empty range, before Prefect starts
+    check_params(params)
+
+    from flows.backfill import backfill
+    from flows.server import local_api
+
+    if not args.debug:
+        quiet_prefect_console()
+    with local_api(params.work_dir):
         summary = backfill(
             start=args.start, end=args.end, concurrency=args.concurrency, force=args.force, params=params
         )
-    except (PartitionError, RuntimeError) as exc:
-        print(f"\nrecdo: {exc}", file=sys.stderr)
-        return 1
     print(
         f"backfill {args.start}..{args.end}: ran {len(summary.ran)} ({', '.join(summary.ran) or '-'}), "
         f"already completed {len(summary.skipped)}, "

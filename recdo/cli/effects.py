@@ -61,13 +61,30 @@ def _load_truth(path: str) -> dict[tuple, float]:
     }
 
 
+def _why_empty(db: str, run_id: str | None) -> str:
+    """Why there is nothing to show: no such run, or runs that failed or never finished (with their messages)."""
+    import store
+
+    runs = store.read_table(db, "runs", run_id=run_id)
+    if runs.empty:
+        return (
+            f"no run {run_id!r} in {db}; `recdo effects --db {db}` lists every run's rows"
+            if run_id
+            else f"{db} holds no runs yet; run `recdo run --db {db}` first"
+        )
+    lines = [f"{r.run_id} {r.status}: {' '.join(str(r.message or '').split())[:200]}" for r in runs.itertuples()]
+    return (
+        f"no estimates stored in {db}: {len(runs)} run(s) without rows ({'; '.join(lines)}); fix the cause named "
+        "there and run again"
+    )
+
+
 def cmd_effects(args: argparse.Namespace) -> int:
     import store
 
-    try:
-        frame = store.read_table(args.db, "interventions", run_id=args.run_id)
-    except FileNotFoundError as exc:
-        print(f"recdo: {exc}", file=sys.stderr)
+    frame = store.read_table(args.db, "interventions", run_id=args.run_id)  # a missing --db: one line, exit 2
+    if frame.empty:
+        print(f"recdo: {_why_empty(args.db, args.run_id)}", file=sys.stderr)
         return 2
     for col in ("explanation", "segment"):
         if col not in frame:
@@ -105,9 +122,11 @@ def cmd_effects(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     truth = _load_truth(args.truth) if args.truth else {}
-    console = Console(width=max(Console().width, 190))
+    # markup/emoji off: treatment values and run ids are data, printed as they are ("content[/b]", ":x:")
+    console = Console(width=max(Console().width, 190), markup=False, emoji=False, highlight=False)
     withheld: dict[str, list[str]] = {}
     for (run_id, partition, treatment, outcome), part in frame.groupby(
         ["run_id", "partition", "treatment", "outcome"], sort=False, dropna=False
@@ -149,7 +168,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
             )
         console.print(table)
     for explanation, labels in withheld.items():
-        console.print(f"[bold]No number for[/bold] {'; '.join(labels)}:\n  {explanation}")
+        console.print(Text.assemble(("No number for", "bold"), f" {'; '.join(labels)}:\n  {explanation}"))
     return 0
 
 

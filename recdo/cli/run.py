@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from recdo.cli.args import add_pipeline_flags, data_missing, params_from_args
+from recdo.cli.errors import quiet_prefect_console
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Check every parameter, run the flow, print the summary; an error is one line (recdo.cli.errors)."""
     params = params_from_args(args)
     if data_missing(params):
         return 2
 
-    import expectations
-    import sources
+    from flows.preflight import check_params
+
+    check_params(params)  # before Prefect starts: a bad flag costs no server start and no training
+
     from flows.pipeline import pipeline
+    from flows.server import local_api
     from recdo.cli.summary import print_summary
 
-    try:
+    if not args.debug:
+        quiet_prefect_console()
+    with local_api(params.work_dir):  # one local API per work dir, shared by concurrent runs, gone with the last
         summary = pipeline(params)
-    except (sources.SourceError, expectations.DatasetError, expectations.GateFailed) as exc:
-        print(f"\nrecdo: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
     print_summary(summary)
     return 0
 

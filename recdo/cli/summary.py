@@ -21,7 +21,8 @@ def print_summary(summary) -> None:
     from rich.console import Console
 
     # Wide enough for one line per estimate even when stdout is a pipe (CI logs, `make demo | tee`).
-    console = Console(width=max(Console().width, 140))
+    # markup/emoji off: treatment values and run ids are data, printed as they are ("content[/b]", "[red]popular")
+    console = Console(width=max(Console().width, 140), markup=False, emoji=False, highlight=False)
     pairs = list(dict.fromkeys((e["treatment"], e["outcome"]) for e in summary.estimates))
     for treatment, outcome in pairs:
         rows = [e for e in summary.estimates if (e["treatment"], e["outcome"]) == (treatment, outcome)]
@@ -57,6 +58,14 @@ def _pair_table(title: str, estimates):
             _short_set(e["adjustment_set"]) or ("nothing (no backdoor path)" if e["method"] == "bn_do" else "—"),
         )
     return table
+
+
+def _metric(name: str, value: float) -> str:
+    if not name.startswith("auc"):
+        return f"{name}={value:.0f}"
+    if isinstance(value, float) and math.isnan(value):  # the split holds one outcome class only
+        return f"{name}=— (undefined: the split has only one outcome class)"
+    return f"{name}={value:.3f}"
 
 
 def _print_verdicts(console, summary, pairs) -> None:
@@ -101,7 +110,7 @@ def _print_verdicts(console, summary, pairs) -> None:
                 f"{fmt(e['estimate'])}; {verdict}.{checked}"
             )
     metrics = ", ".join(
-        f"{k}={v:.3f}" if k.startswith("auc") else f"{k}={v:.0f}"
+        _metric(k, v)
         for k, v in summary.scorer_metrics.items()
         if k in ("auc_train", "auc_val", "n_train", "n_val", "samples_per_s")
     )

@@ -24,7 +24,10 @@ def test_bad_parameters_are_refused():
     ):
         PipelineParams(treatments=["click"], outcomes=["click"])
     with pytest.raises(ValidationError, match=r"baselines name \['policy'\], which are not treatments \['strategy'\]"):
-        PipelineParams(treatments=["strategy"])
+        PipelineParams(treatments=["strategy"], baselines={"policy": "random"})
+    # Treatments alone (a deployment's form): the default baseline of another treatment does not apply.
+    assert PipelineParams(treatments=["strategy"]).baselines == {}
+    assert PipelineParams(treatments=["policy", "strategy"]).baselines == {"policy": "random"}
     with pytest.raises(ValidationError, match="name a column twice"):
         PipelineParams(outcomes=["click", "click"])
     with pytest.raises(ValidationError, match="at least 1 item"):

@@ -1,4 +1,4 @@
-"""A real `prefect server` on a free loopback port, for the deployment and event tests."""
+"""A real `prefect server` on a free loopback port, for the deployment and event tests; a simulated day's file."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,14 @@ def real_server(tmp_path):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@pytest.fixture(scope="session")
+def sim_day(tmp_path_factory) -> Path:
+    """One simulated day (2024-03-01, 200 rows): a `strategy` log with no `policy` column, like `recdo simulate`'s."""
+    from causal.sim.simulator import SimulatorConfig, simulate
+
+    log = simulate(SimulatorConfig(users=40, impressions=200, seed=0, days=1)).log
+    path = tmp_path_factory.mktemp("sim") / "2024-03-01.parquet"
+    log.to_parquet(path, index=False)
+    return path

@@ -155,3 +155,94 @@ def test_new_partition_files_each_start_one_deployment_run(quick_slots, real_ser
     finally:
         _stop(watcher)
         _stop(worker)
+
+
+def test_a_simulated_day_runs_with_derived_settings_and_explicit_flags_pass_through(
+    quick_slots, real_server, week_log, tmp_path
+):
+    """The deployment as prefect.yaml makes it names no treatments: each event's run derives them or takes the flags."""
+    env = {**real_server, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
+    db, work, incoming = (tmp_path / "r.duckdb").resolve(), (tmp_path / "work").resolve(), tmp_path / "incoming"
+    incoming.mkdir()
+    prefect_cli(env, "work-pool", "create", "recdo-local", "--type", "process")
+    worker = _spawn(
+        [PREFECT, "worker", "start", "--pool", "recdo-local", "--type", "process"],
+        env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    cli = [sys.executable, "-m", "recdo.cli"]
+    watch_args = [
+        "watch",
+        str(incoming),
+        "--db",
+        str(db),
+        "--work-dir",
+        str(work),
+        "--settle",
+        "1",
+        "--interval",
+        "0.3",
+    ]
+    watcher = _spawn(cli + watch_args, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(line) for line in watcher.stdout], daemon=True).start()
+    try:
+        prefect_cli(env, "deploy", "--all")
+        on_new = next(d for d in _api(env, "POST", "/deployments/filter", {}) if d["name"] == "on-new-data")
+        assert not {"treatments", "outcomes", "baselines", "data"} & set(on_new["parameters"]["params"])
+        # Lighter settings, still naming none of treatments, outcomes, baselines, db or work_dir.
+        light = {k: v for k, v in LIGHT.items() if k not in ("treatments", "outcomes", "baselines")}
+        _api(env, "PATCH", f"/deployments/{on_new['id']}", {"parameters": {"params": light}})
+        while not any(line.startswith("watching ") for line in lines):
+            assert watcher.poll() is None, lines
+            time.sleep(0.2)
+        assert f"runs write results to {db}, intermediate files to {work}" in lines[0]
+
+        log = pd.read_parquet(week_log)
+        assert "policy" not in log.columns  # the old deployment default (treatments [policy]) failed on this log
+        _drop(log[log.partition == WEEK[0]], incoming, f"{WEEK[0]}.parquet")  # watched: nothing said
+        explicit = tmp_path / f"{WEEK[1]}.parquet"
+        log[log.partition == WEEK[1]].to_parquet(explicit, index=False)
+        flags = ["--treatment", "strategy", "--outcome", "click", "--baseline", "strategy=popular"]
+        done = subprocess.run(
+            cli + ["ingest", str(explicit), "--db", str(db), *flags], env=env, cwd=REPO, capture_output=True, text=True
+        )
+        assert done.returncode == 0 and f"runs write results to {db}" in done.stdout, done.stdout + done.stderr
+
+        deadline = time.monotonic() + 420
+        while True:
+            runs = _deployment_runs(env, on_new["id"])
+            if sum(r["state"]["type"] == "COMPLETED" for r in runs) == 2:
+                break
+            failed = [r for r in runs if r["state"]["type"] in ("FAILED", "CRASHED")]
+            assert not failed, failed[0]["state"]
+            assert time.monotonic() < deadline, f"runs: {[r['state']['name'] for r in runs]}; watcher: {lines}"
+            time.sleep(1)
+        by_day = {r["parameters"]["partition"]: r["parameters"] for r in runs}
+        # The trigger passes the payload's fields with their types; a field the payload lacks arrives as null.
+        assert by_day[WEEK[0]]["treatments"] is None and by_day[WEEK[0]]["db"] == str(db)
+        assert by_day[WEEK[1]]["treatments"] == ["strategy"] and by_day[WEEK[1]]["baselines"] == {"strategy": "popular"}
+
+        stored = query(db, "SELECT params FROM runs WHERE status = 'completed'")
+        asked = {json.loads(p)["partition"]: json.loads(p) for p in stored.params}
+        assert asked[WEEK[0]]["treatments"] == ["strategy", "reason_shown"]  # derived, as `recdo run` would
+        assert asked[WEEK[0]]["outcomes"] == ["click", "returned"]
+        assert asked[WEEK[0]]["work_dir"] == str(work) and (work / "runs").is_dir()
+        assert (asked[WEEK[1]]["treatments"], asked[WEEK[1]]["outcomes"]) == (["strategy"], ["click"])
+        pairs = query(
+            db,
+            'SELECT "partition" p, treatment, outcome, list(DISTINCT baseline_value) baselines FROM interventions '
+            "WHERE estimand = 'ate' GROUP BY ALL ORDER BY ALL",
+        )
+        got = {(r.p, r.treatment, r.outcome): list(r.baselines) for r in pairs.itertuples()}
+        assert got == {
+            (WEEK[0], "reason_shown", "click"): ["0"],
+            (WEEK[0], "reason_shown", "returned"): ["0"],
+            (WEEK[0], "strategy", "click"): ["random"],
+            (WEEK[0], "strategy", "returned"): ["random"],
+            (WEEK[1], "strategy", "click"): ["popular"],
+        }
+    finally:
+        _stop(watcher)
+        _stop(worker)

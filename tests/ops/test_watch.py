@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.defaults import RunSettings
 from recdo.watch import SettledFiles, WatchConfig, ingest, is_candidate, watch
 from sources import partitions
 from tests.helpers import query
@@ -20,12 +21,14 @@ class Recorder:
 
     def __init__(self, fail: bool = False) -> None:
         self.sent: list[tuple[str, str]] = []
+        self.payloads: list[dict] = []
         self.fail = fail
 
-    def __call__(self, file: str, partition: str, sha256: str, n_rows: int) -> str | None:
+    def __call__(self, file: str, partition: str, sha256: str, n_rows: int, run: dict) -> str | None:
         if self.fail:
             raise ConnectionError("server unreachable")
         self.sent.append((Path(file).name, partition))
+        self.payloads.append(dict(run))
         return f"event-{len(self.sent)}"
 
 
@@ -102,6 +105,8 @@ def test_ingest_announces_each_partition_of_new_content_once(tmp_path):
     shutil.copy(path, copy)
     assert ingest(copy, db, emit)[0] == []  # the same bytes under another name
     assert len(emit.sent) == 2
+    # Nothing said: the events carry only the database, as an absolute path (the worker runs elsewhere).
+    assert emit.payloads == [{"db": str(Path(db).resolve())}] * 2
     ledger = query(db, 'SELECT "partition", n_rows, event_id, emitted_at FROM ingested_files ORDER BY 1')
     assert ledger.n_rows.tolist() == [5, 5] and ledger.event_id.tolist() == ["event-1", "event-2"]
     assert ledger.emitted_at.notna().all()
@@ -125,7 +130,8 @@ def test_watch_reads_renamed_files_once_and_ignores_partial_ones(tmp_path):
     emit = Recorder()
     lines: list[str] = []
     stop = threading.Event()
-    config = WatchConfig(directory=str(incoming), db=db, settle_s=0.3, interval_s=0.05)
+    run = RunSettings(treatments=("strategy",), baselines={"strategy": "popular"}, work_dir=str(tmp_path / "w"))
+    config = WatchConfig(directory=str(incoming), db=db, settle_s=0.3, interval_s=0.05, run=run)
 
     def run() -> None:
         for line in watch(config, emit, stop.is_set):
@@ -148,6 +154,9 @@ def test_watch_reads_renamed_files_once_and_ignores_partial_ones(tmp_path):
         stop.set()
         worker.join(timeout=5)
     assert emit.sent == [("day1.parquet", "2024-03-01")]
+    assert emit.payloads == [
+        {"db": db, "treatments": ["strategy"], "baselines": {"strategy": "popular"}, "work_dir": str(tmp_path / "w")}
+    ]
 
 
 def _wait(predicate, timeout: float = 10.0) -> None:

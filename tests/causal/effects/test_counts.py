@@ -103,14 +103,19 @@ def test_ab_test_on_counts_equals_it_on_outcomes():
     def clicks(k: int, n: int) -> np.ndarray:
         return np.r_[np.ones(k), np.zeros(n - k)]
 
+    # The last pair sits below the arm rule: with min_events=0 the arithmetic at rates 0 and 1 is compared too.
     for (kt, nt), (kc, nc) in (((42, 10_000), (38, 10_000)), ((100, 1000), (50, 700)), ((0, 5), (3, 3))):
-        on_rows = ab_test(clicks(kt, nt), clicks(kc, nc)).as_diagnostics()
-        on_counts = ab_test(ArmCounts(nt, kt), ArmCounts(nc, kc)).as_diagnostics()
+        on_rows = ab_test(clicks(kt, nt), clicks(kc, nc), min_events=0).as_diagnostics()
+        on_counts = ab_test(ArmCounts(nt, kt), ArmCounts(nc, kc), min_events=0).as_diagnostics()
         for key, value in on_rows.items():
             assert on_counts[key] == (value if isinstance(value, (str, int)) else pytest.approx(value, rel=1e-12))
         assert arm_interval(ArmCounts(nt, kt)) == pytest.approx(arm_interval(clicks(kt, nt)), rel=1e-12)
-    with pytest.raises(ValueError, match=r"y_control must hold at least 2 outcomes; got 1"):
-        ab_test(ArmCounts(10, 1), ArmCounts(1, 1))
+    # An arm of one row has no variance: no test, on counts as on outcomes, and the verdict says which arm.
+    for one in (ArmCounts(1, 1), clicks(1, 1)):
+        res = ab_test(ArmCounts(10, 1), one, min_events=0)
+        assert math.isnan(res.diff) and math.isnan(res.ci_low) and math.isnan(res.p_value) and res.n_c == 1
+        assert res.verdict.startswith("no verdict: the control arm has 1 row (1 with outcome=1, 0 with outcome=0): ")
+        assert "fewer than 2 rows (a variance needs 2)" in res.verdict and "treatment arm" not in res.verdict
 
 
 # -- point estimates: counts give exactly the rows' numbers ---------------------------------------------

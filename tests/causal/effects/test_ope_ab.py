@@ -52,11 +52,29 @@ def test_a_large_difference_is_called():
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ab_test(clicks(1, 10), clicks(2, 10), **kwargs)
-    with pytest.raises(ValueError, match=r"y_control must hold at least 2 outcomes"):
-        ab_test(clicks(1, 10), [1.0])
+    with pytest.raises(ValueError, match=r"y_control must be one outcome per row \(1-D\); got shape \(2, 2\)"):
+        ab_test(clicks(1, 10), [[1.0, 0.0], [0.0, 1.0]])
+
+
+def test_an_arm_below_the_rule_gets_no_verdict():
+    # A one-row arm used to raise "y_control must hold at least 2 outcomes"; now the test says why it has no answer.
+    res = ab_test(clicks(30, 100), [1.0])
+    assert np.isnan([res.diff, res.ci_low, res.ci_high, res.mde, res.p_value]).all()
+    assert (res.n_t, res.n_c, res.mean_t, res.mean_c) == (100, 1, 0.3, 1.0)
+    assert res.verdict == (
+        "no verdict: the control arm has 1 row (1 with outcome=1, 0 with outcome=0): fewer than 5 positives and "
+        "5 negatives (min_arm_events=5), so no estimate: its interval would come from the prior or collapse to a "
+        "point, not from the data; log more rows of the control arm, or lower min_arm_events."
+    )
+    # The rule's edge: 4 clicks withhold the test, 5 give it; so do 4 and 5 non-clicks.
+    for k, tested in ((4, False), (5, True), (96, False), (95, True)):
+        res = ab_test(clicks(k, 100), clicks(50, 100))
+        assert np.isfinite(res.diff) == tested and res.verdict.startswith("no verdict") != tested, k
+    json.dumps(ab_test(clicks(0, 100), clicks(0, 100)).as_diagnostics())  # nan is stored as "nan"
 
 
 def test_ab_diff_rows_get_the_verdict(obd_slice):
+    # obd_slice: 2,500 rows of each policy, 9 clicks under bts, 7 under random.
     report = estimate_effects(obd_slice, CausalConfig(n_bootstrap=5, progress=False))
     rows = report.estimates
     (ate,) = [e for e in rows if e.method == "ab_diff" and e.estimand == "ate"]
@@ -64,6 +82,19 @@ def test_ab_diff_rows_get_the_verdict(obd_slice):
     assert ate.diagnostics["diff"] == pytest.approx(ate.estimate)
     json.dumps(ate.diagnostics)
     assert all("verdict" not in e.diagnostics for e in rows if e is not ate)  # only the A/B ATE gets one
+
+
+def test_real_arm_with_four_clicks_gets_no_number(obd_log):
+    # The first 1,500 Open Bandit rows of each policy: bts has 7 clicks, random 4, below the arm rule's 5.
+    log = obd_log.groupby("policy", group_keys=False).head(1500).reset_index(drop=True)
+    report = estimate_effects(log, CausalConfig(n_bootstrap=5, progress=False))
+    why = "policy=random has 1,500 rows (4 with click=1, 1,496 with click=0): fewer than 5 positives (min_arm_events=5)"
+    for e in report.estimates:
+        involves_random = "random" in (e.treatment_value, e.baseline_value)
+        assert np.isnan(e.estimate) == involves_random and np.isnan(e.ci_low) == involves_random, e
+        assert (e.explanation or "").startswith(why) == involves_random, e
+        assert "verdict" not in e.diagnostics  # the one A/B ATE involves random: no verdict from 4 clicks
+    assert report.refutations == {}
 
 
 def known_table(seed: int = 0) -> pd.DataFrame:
@@ -105,7 +136,7 @@ def test_stored_ab_interval_is_the_one_its_verdict_quotes():
 
 
 def test_an_arm_of_one_row_has_no_ab_interval():
-    rows = ab_estimates("policy", "click", ["a", "b"], "a", [clicks(3, 10), clicks(1, 1)], level=0.95)
+    rows = ab_estimates("policy", "click", ["a", "b"], "a", [clicks(30, 100), clicks(1, 1)], level=0.95)
     assert [(e.estimand, e.treatment_value) for e in rows] == [
         ("interventional_mean", "a"),
         ("interventional_mean", "b"),
@@ -113,5 +144,14 @@ def test_an_arm_of_one_row_has_no_ab_interval():
     ]
     assert np.isfinite(rows[0].ci_low) and rows[0].explanation is None
     for row in rows[1:]:
-        assert np.isnan(row.estimate) and np.isnan(row.ci_low)
-        assert row.explanation == "No A/B interval: each arm needs at least 2 rows; policy=b has 1."
+        assert np.isnan(row.estimate) and np.isnan(row.ci_low) and np.isnan(row.ci_high)
+        assert row.explanation == (
+            "policy=b has 1 row (1 with click=1, 0 with click=0): fewer than 5 positives and 5 negatives "
+            "(min_arm_events=5), so no estimate: its interval would come from the prior or collapse to a point, "
+            "not from the data; log more rows of policy=b, or lower min_arm_events."
+        )
+    # Without the event rule a one-row arm still has no variance, and says so.
+    (*_, ate) = ab_estimates("policy", "click", ["a", "b"], "a", [clicks(3, 10), clicks(1, 1)], 0.95, min_events=0)
+    assert np.isnan(ate.estimate) and "policy=b has 1 row" in ate.explanation
+    assert "fewer than 2 rows (a variance needs 2), so no estimate" in ate.explanation
+    assert ate.explanation.endswith("not from the data; log more rows of policy=b.")  # no rule left to lower

@@ -339,7 +339,7 @@ def test_evaluate_obd_target_on_real_rows(obd_slice):
     truth = obd_slice.loc[obd_slice["policy"] == "bts", "click"].mean()
     for est in found:
         assert (est.treatment, est.treatment_value, est.estimand) == ("policy", "bts", "interventional_mean")
-        assert est.n_rows == 1500 and est.ci_low <= est.estimate <= est.ci_high
+        assert est.n_rows == 2500 and est.ci_low <= est.estimate <= est.ci_high
         assert est.diagnostics["on_policy_value"] == pytest.approx(truth)
         assert est.diagnostics["logged_policy"] == "random"
         json.dumps(est.diagnostics)
