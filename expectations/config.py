@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 EVENT_ID = "event_id"
@@ -14,8 +15,29 @@ PROPENSITY = "propensity"
 
 # Columns every canonical log has, whatever its outcomes and treatment are called.
 KEY_COLUMNS: tuple[str, ...] = (EVENT_ID, TS, USER_ID, ITEM_ID)
+ITEM_TEXT = "item_text"
 # Optional columns with rules of their own; the gate checks them only when the log has them.
 CHECKED_OPTIONAL_COLUMNS: tuple[str, ...] = (POSITION, PROPENSITY)
+# The canonical columns that name the treatment that served a row; their values become arms downstream.
+TREATMENT_COLUMNS: tuple[str, ...] = ("strategy", "policy", "reason_shown")
+# One day: more than any clock skew between the platform and the validating machine, and more than the
+# largest UTC offset (+14:00), so a log whose local times were written as UTC still passes; a timestamp a
+# day or more ahead (a year typo, 2104 for 2014) cannot be a logged impression.
+DEFAULT_FUTURE_TOLERANCE_S = 86_400.0
+
+
+def is_feature_column(name: object) -> bool:
+    """A user or item feature column: `user_*` but not user_id, `item_*` but not item_id or item_text."""
+    if not isinstance(name, str):
+        return False
+    if name.startswith("user_"):
+        return name != USER_ID
+    return name.startswith("item_") and name not in (ITEM_ID, ITEM_TEXT)
+
+
+def feature_columns(columns: Iterable[object]) -> tuple[str, ...]:
+    """The feature columns among `columns`, in their order."""
+    return tuple(str(c) for c in columns if is_feature_column(c))
 
 
 @dataclass(frozen=True)
@@ -28,6 +50,14 @@ class GateConfig:
     # Unlike `treatment`, these may be canonical columns with rules of their own (position).
     treatments: tuple[str, ...] = ()
     max_rejected_share: float = 0.01
+    # Feature columns (is_feature_column) whose nulls are kept, to become the level "missing" downstream
+    # (causal.network.discretize and sources.counts name a null or NaN value "missing"); the nulls of any
+    # other feature column are quarantined ("<column> not null"). A treatment's nulls are always
+    # quarantined: a row with no arm cannot be set to one, and the network's plan refuses them.
+    missing_as_state: tuple[str, ...] = ()
+    # A row whose ts lies more than this many seconds after the time of validation is quarantined
+    # ("ts not in the future"); see DEFAULT_FUTURE_TOLERANCE_S for why one day.
+    future_tolerance_s: float = DEFAULT_FUTURE_TOLERANCE_S
 
     def __post_init__(self) -> None:
         if isinstance(self.outcomes, str):
@@ -74,6 +104,38 @@ class GateConfig:
                 f"max_rejected_share must be in [0, 1), got {share}; it is a share of rows, e.g. 0.01 for 1%"
             )
         object.__setattr__(self, "max_rejected_share", float(share))
+        self._check_missing_as_state()
+        tolerance = self.future_tolerance_s
+        if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not math.isfinite(tolerance):
+            raise ValueError(f"future_tolerance_s must be a number of seconds >= 0, got {tolerance!r}; e.g. 86400.0")
+        if tolerance < 0:
+            raise ValueError(
+                f"future_tolerance_s must be >= 0, got {tolerance}; it is how far past the time of validation a "
+                f"ts may lie, e.g. 86400.0 for one day"
+            )
+        object.__setattr__(self, "future_tolerance_s", float(tolerance))
+
+    def _check_missing_as_state(self) -> None:
+        if isinstance(self.missing_as_state, str):
+            raise ValueError(
+                f"missing_as_state must be a tuple of column names, got the string {self.missing_as_state!r}; "
+                f"write missing_as_state=({self.missing_as_state!r},)"
+            )
+        object.__setattr__(self, "missing_as_state", tuple(self.missing_as_state))
+        treatments = {self.treatment, *self.treatments}
+        for name in self.missing_as_state:
+            if name in treatments or name in self.outcomes:
+                raise ValueError(
+                    f"missing_as_state names {name!r}, a treatment or outcome; their nulls are always quarantined "
+                    f"(a row needs a known arm and outcome): leave {name!r} out of missing_as_state"
+                )
+            if not is_feature_column(name):
+                raise ValueError(
+                    f"missing_as_state names {name!r}, which is not a feature column; only user_* and item_* "
+                    f"columns (not user_id, item_id, item_text) may keep nulls as the state 'missing'"
+                )
+        if len(set(self.missing_as_state)) != len(self.missing_as_state):
+            raise ValueError(f"missing_as_state {self.missing_as_state} names a column twice; list each once")
 
     @property
     def required_columns(self) -> tuple[str, ...]:

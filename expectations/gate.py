@@ -15,13 +15,15 @@ import pandas as pd
 from great_expectations.core import ExpectationValidationResult
 
 from expectations import runner
-from expectations.config import EVENT_ID, POSITION, PROPENSITY, TS, GateConfig
+from expectations.config import EVENT_ID, POSITION, PROPENSITY, TS, GateConfig, feature_columns, is_feature_column
 from expectations.custom import as_numbers, parse_timestamps
-from expectations.suite import EVENT_ID_UNIQUE, build_suite, rule_name
+from expectations.epoch import EpochVerdict, count_units, decide, epoch_numbers, is_epoch_dtype
+from expectations.suite import EVENT_ID_UNIQUE, TS_PARSEABLE, build_suite, latest_ts, rule_name
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("row_number", "rule", "row_json")
 RESULTS_COLUMNS: tuple[str, ...] = ("expectation", "column", "success", "observed_value", "unexpected_count")
 _EXAMPLES = 5  # unexpected values quoted in a result's observed_value
+READ_AS = "read_as"  # the key of observed_value saying how a numeric ts was read (an epoch unit)
 
 
 class DatasetError(ValueError):
@@ -57,6 +59,21 @@ class GateResult:
     def rejected_share(self) -> float:
         return self.n_quarantined / self.n_in if self.n_in else 0.0
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the gate did besides judging rows (e.g. "ts: epoch milliseconds (by magnitude), read as UTC times")."""
+        return result_notes(self.results)
+
+
+def result_notes(results: pd.DataFrame) -> tuple[str, ...]:
+    """The notes in a gate's result rows: how a numeric ts was read."""
+    notes = []
+    for column, observed in zip(results["column"], results["observed_value"]):
+        found = json.loads(observed) if isinstance(observed, str) else None
+        if isinstance(found, dict) and found.get(READ_AS):
+            notes.append(f"{column}: {found[READ_AS]}")
+    return tuple(dict.fromkeys(notes))
+
 
 class GateCounts(Protocol):
     """What enforce reads of a gate's outcome: GateResult here, FileGateResult of the file gate."""
@@ -86,26 +103,60 @@ def check_columns(columns: list[Any], n_rows: int, config: GateConfig) -> None:
     repeated = sorted({str(c) for c in pd.Index(columns)[pd.Index(columns).duplicated()]})
     if repeated:
         raise DatasetError(
-            f"the log has more than one column named {repeated}; the loader's column mapping must map "
-            f"exactly one source column to each canonical name"
+            f"the log has more than one column named {repeated[0]!r}; give each column its own name in the file "
+            f"(rename one {repeated[0]!r} at the source), or map only one file column onto {repeated[0]!r} "
+            f"(--map FILE_COL={repeated[0]})"
         )
     missing = [c for c in config.required_columns if c not in columns]
     if missing:
         raise DatasetError(
-            f"the log lacks required column(s) {missing}; found columns {list(columns)}; map your "
-            f"column onto the canonical name with the loader's column mapping, e.g. "
-            f"column_map={{'<your column>': {missing[0]!r}}} (outcome and treatment columns can instead "
-            f"be named in the gate config: outcomes=..., treatment=...)"
+            f"the log lacks required column(s) {missing}; found columns {list(columns)}{_delimiter_hint(columns)}; "
+            f"map your column onto the canonical name on the command line with --map FILE_COL={missing[0]} "
+            f"(column_map={{'FILE_COL': {missing[0]!r}}} in Python; outcome and treatment columns can instead "
+            f"be named with --outcome/--treatment)"
+        )
+    absent = [c for c in config.missing_as_state if c not in columns]
+    if absent:
+        raise DatasetError(
+            f"missing_as_state names {absent}, which the log does not have; its feature columns are "
+            f"{list(feature_columns(columns))}; name only columns of this log"
         )
 
 
-def run_gate(df: pd.DataFrame, config: GateConfig) -> GateResult:
-    """Validate `df` with the GX suite and split it into clean and quarantined rows."""
+def _delimiter_hint(columns: list[Any]) -> str:
+    """A note when the log's one column is a whole delimited header (a CSV read with the wrong delimiter)."""
+    if len(columns) != 1:
+        return ""
+    name = str(columns[0])
+    for delimiter, called in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        if delimiter in name:
+            return (
+                f" (one column whose name holds {delimiter!r}: the file is {called}-delimited; read it with "
+                f"{delimiter!r} as the delimiter: recdo's CSV reader detects it)"
+            )
+    return ""
+
+
+def epoch_verdict(ts: pd.Series) -> EpochVerdict:
+    """How a numeric ts column is read (expectations.epoch); a column of other values is no epoch."""
+    if not is_epoch_dtype(ts.dtype):
+        return EpochVerdict()
+    return decide(*count_units(epoch_numbers(ts)))
+
+
+def run_gate(df: pd.DataFrame, config: GateConfig, *, now: dt.datetime | None = None) -> GateResult:
+    """Validate `df` with the GX suite and split it into clean and quarantined rows.
+
+    `now` is the time of validation that "ts not in the future" counts from (default: this moment).
+    """
     check_dataset(df, config)
     frame = df.reset_index(drop=True)  # GX reports index labels; with a RangeIndex they are row numbers
     # Judge uniqueness on the ids as they will be stored (strings), so 7 and "7" count as one id.
     frame[EVENT_ID] = _ids_as_str(frame[EVENT_ID])
-    suite = build_suite(config, columns=list(frame.columns))
+    epoch = epoch_verdict(frame[TS])
+    if epoch.error:
+        raise DatasetError(epoch.error)
+    suite = build_suite(config, columns=list(frame.columns), epoch_unit=epoch.unit, latest=latest_ts(config, now))
     by_rule = {rule_name(r.expectation_config): r for r in runner.validate(frame, suite)}
     rules = [rule_name(e) for e in suite.expectations]  # suite order, the order rules are reported in
 
@@ -146,8 +197,9 @@ def run_gate(df: pd.DataFrame, config: GateConfig) -> GateResult:
         },
         columns=list(QUARANTINE_COLUMNS),
     )
-    clean = _normalise(df.iloc[good_rows].reset_index(drop=True), frame[EVENT_ID].iloc[good_rows], config)
-    results = pd.DataFrame([_result_row(rule, by_rule[rule]) for rule in rules], columns=list(RESULTS_COLUMNS))
+    clean = _normalise(df.iloc[good_rows].reset_index(drop=True), frame[EVENT_ID].iloc[good_rows], config, epoch.unit)
+    rows = [_result_row(rule, by_rule[rule], epoch.note if rule == TS_PARSEABLE else None) for rule in rules]
+    results = pd.DataFrame(rows, columns=list(RESULTS_COLUMNS))
     results = results.astype({"success": "bool", "unexpected_count": "int64"})
     return GateResult(
         clean=clean,
@@ -171,10 +223,14 @@ def enforce(result: GateCounts, config: GateConfig, *, run_id: str | None = None
     shown, shown_limit = _percentages(share, limit)
     counts = "; ".join(f"{rule}: {count} row{'s' if count != 1 else ''}" for rule, count in result.rule_counts.items())
     where = f"'{run_id}'" if run_id else "<run_id>"
+    features = [rule[: -len(" not null")] for rule in result.rule_counts if rule.endswith(" not null")]
+    features = [c for c in features if is_feature_column(c)]
+    keep = " ".join(f"--missing-as-state {c}" for c in features)
+    hint = f" Nulls of optional features can instead be kept as the state 'missing': {keep}." if features else ""
     raise GateFailed(
         f"{shown} of {result.n_in} rows were rejected (threshold {shown_limit}): {counts}. "
         f"Inspect them with SELECT * FROM quarantine WHERE run_id = {where}; fix them at the source, "
-        f"or raise max_rejected_share to continue on the {result.n_clean} clean rows."
+        f"or raise max_rejected_share to continue on the {result.n_clean} clean rows.{hint}"
     )
 
 
@@ -185,10 +241,10 @@ def _ids_as_str(ids: pd.Series) -> pd.Series:
     return ids.astype("str").where(ids.notna())  # pandas 2 would turn a missing id into "nan"
 
 
-def _normalise(clean: pd.DataFrame, event_ids: pd.Series, config: GateConfig) -> pd.DataFrame:
+def _normalise(clean: pd.DataFrame, event_ids: pd.Series, config: GateConfig, epoch_unit: str | None) -> pd.DataFrame:
     """Give the clean rows the dtypes later stages rely on; the gate's rules guarantee each cast."""
     clean[EVENT_ID] = event_ids.reset_index(drop=True)
-    clean[TS] = parse_timestamps(clean[TS])
+    clean[TS] = parse_timestamps(clean[TS], epoch_unit)
     for outcome in config.outcomes:
         clean[outcome] = as_numbers(clean[outcome]).astype("int64")
     if POSITION in clean.columns:
@@ -250,8 +306,11 @@ def _exception_message(result: ExpectationValidationResult) -> str | None:
     return None
 
 
-def _observed(result: ExpectationValidationResult) -> str:
-    """What GX saw, as a short JSON string: its observed value, or the share and examples of bad values."""
+def _observed(result: ExpectationValidationResult, note: str | None = None) -> str:
+    """What GX saw, as a short JSON string: its observed value, or the share and examples of bad values.
+
+    `note`: how the column was read (an epoch unit), under READ_AS.
+    """
     found = result.result
     if "observed_value" in found:
         observed: Any = found["observed_value"]
@@ -260,18 +319,20 @@ def _observed(result: ExpectationValidationResult) -> str:
             "unexpected_percent": round(float(found.get("unexpected_percent") or 0.0), 4),
             "examples": list(found.get("partial_unexpected_list") or [])[:_EXAMPLES],
         }
+        if note:
+            observed[READ_AS] = note
     else:
         observed = None
     return json.dumps(json_ready(observed), ensure_ascii=False, allow_nan=False)
 
 
-def _result_row(rule: str, result: ExpectationValidationResult) -> dict[str, Any]:
+def _result_row(rule: str, result: ExpectationValidationResult, note: str | None = None) -> dict[str, Any]:
     column = result.expectation_config.kwargs.get("column")
     return {
         "expectation": rule,
         "column": None if column is None else str(column),
         "success": bool(result.success),
-        "observed_value": _observed(result),
+        "observed_value": _observed(result, note),
         "unexpected_count": int(result.result.get("unexpected_count") or 0),
     }
 

@@ -56,14 +56,14 @@ def row_counts(files: list[Path]) -> list[int]:
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise DatasetError(
-                f"{path} has more than one column named {repeated}; the loader's column mapping must map "
-                f"exactly one source column to each canonical name"
+                f"{path} has more than one column named {repeated[0]!r}; a column is read by its name: rewrite the "
+                f"file with each column named once (rename one of them, e.g. {repeated[0] + '_2'!r})"
             )
         own = sorted(n for n in names if n.startswith(_RESERVED) or n in _VIRTUAL)
         if own:
             raise DatasetError(
-                f"{path} has column(s) {own}, names the file gate keeps for itself; rename them with the "
-                f"loader's column mapping, e.g. column_map={{{own[0]!r}: 'renamed'}}"
+                f"{path} has column(s) {own}, names the file gate keeps for itself; rename them on the command line "
+                f"with --map {own[0]}=renamed (column_map={{{own[0]!r}: 'renamed'}} in Python)"
             )
         counts.append(meta.num_rows)
     return counts

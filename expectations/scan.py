@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 import great_expectations.expectations as gxe
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from great_expectations.expectations.expectation import Expectation
 
-from expectations.config import EVENT_ID, GateConfig
-from expectations.gate import _EXAMPLES, DatasetError, check_columns, row_json
+from expectations.config import EVENT_ID, TS, GateConfig
+from expectations.epoch import OTHER, UNITS, EpochVerdict, decide
+from expectations.gate import _EXAMPLES, DatasetError, check_columns, result_notes, row_json
 from expectations.parquet_log import (
     DEFAULT_MEMORY_LIMIT,
     SOURCE,
@@ -27,15 +30,19 @@ from expectations.parquet_log import (
 )
 from expectations.sql_rules import (
     FIRST_COPY,
+    PARSED_TS,
     ROW_NUMBER,
     as_id,
+    as_timestamp,
+    epoch_ranges,
+    is_epoch_kind,
     is_missing,
     literal,
     normalised,
     quote,
     unexpected,
 )
-from expectations.suite import build_suite, rule_name
+from expectations.suite import TS_PARSEABLE, build_suite, latest_ts, rule_name
 from expectations.summaries import RuleSummary, validate_summaries
 
 BATCH_ROWS = 50_000  # quarantined rows turned into JSON per batch
@@ -77,6 +84,11 @@ class FileGateResult:
     def rejected_share(self) -> float:
         return self.n_quarantined / self.n_in if self.n_in else 0.0
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the gate did besides judging rows, read from its results file (as GateResult.notes)."""
+        return result_notes(pd.read_parquet(self.results_path, columns=["column", "observed_value"]))
+
 
 def run_file_gate(
     log_path: str | Path,
@@ -86,6 +98,7 @@ def run_file_gate(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     threads: int | None = None,
     batch_rows: int = BATCH_ROWS,
+    now: dt.datetime | None = None,
 ) -> FileGateResult:
     """Validate a Parquet log (one file or a folder of part files) without loading it; write the split.
 
@@ -94,6 +107,7 @@ def run_file_gate(
     quarantined once with all of them; of a repeated event_id the first copy in log order is kept.
     DuckDB stays under `memory_limit` and spills to a folder in `out_dir`; Python holds one batch of
     quarantined rows at a time. GX then validates the per-rule summaries (expectations.summaries).
+    `now` is the time of validation that "ts not in the future" counts from (default: this moment).
     """
     files = log_files(log_path)
     counts = row_counts(files)
@@ -109,12 +123,17 @@ def run_file_gate(
     with session(out / ".gate-duckdb", memory_limit, threads) as con:
         columns, kinds = source_view(con, log_path, files, counts)
         check_columns(columns, n_in, config)
-        expectations = list(build_suite(config, columns=columns).expectations)
+        epoch = _epoch_verdict(con, kinds[TS])
+        if epoch.error:
+            raise DatasetError(epoch.error)
+        latest = latest_ts(config, now)
+        expectations = list(build_suite(config, columns=columns, epoch_unit=epoch.unit, latest=latest).expectations)
         rules = _row_rules(expectations, kinds)
         _find_repeated_ids(con, kinds[EVENT_ID], n_in)
-        n_bad = _flag_bad_rows(con, rules, kinds[EVENT_ID])
+        n_bad = _flag_bad_rows(con, rules, kinds[EVENT_ID], as_timestamp(TS, kinds[TS], epoch.unit))
         with _atomic(paths["clean"]) as tmp:
-            n_clean = _write_clean(con, columns, kinds, config, tmp, n_in, n_bad, memory_limit)
+            select = normalised(columns, kinds, config, epoch.unit)
+            n_clean = _write_clean(con, select, tmp, n_in, n_bad, memory_limit)
         if n_clean + n_bad != n_in:
             raise RuntimeError(
                 f"the gate lost rows: {n_in} in, {n_clean} clean + {n_bad} quarantined; this is a bug in "
@@ -123,6 +142,7 @@ def run_file_gate(
         with _atomic(paths["quarantine"]) as tmp:
             _write_quarantine(con, columns, tmp, batch_rows)
         summaries, rule_counts = _summaries(con, expectations, rules, kinds, n_in)
+        summaries = [replace(s, note=epoch.note) if s.rule == TS_PARSEABLE else s for s in summaries]
     results = validate_summaries(expectations, columns, summaries)
     with _atomic(paths["validation"]) as tmp:
         results.to_parquet(tmp, index=False)
@@ -148,11 +168,28 @@ def _atomic(out: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _epoch_verdict(con: duckdb.DuckDBPyConnection, kind: str) -> EpochVerdict:
+    """How a numeric ts is read, as expectations.gate.epoch_verdict decides it for a frame."""
+    if not is_epoch_kind(kind):
+        return EpochVerdict()
+    ranges, other = epoch_ranges(TS, kind)
+    counts = ", ".join(f"count(*) FILTER (WHERE {c})" for c in [*ranges, other])
+    found = con.execute(f"SELECT {counts} FROM {SOURCE}").fetchone()
+    examples: list[object] = []
+    if found[-1] and not any(found[:-1]):  # quoted only when no number is an epoch
+        sql = f"SELECT {quote(TS)} FROM {SOURCE} WHERE {other} ORDER BY {ROW_NUMBER} LIMIT 3"
+        examples = [row[0] for row in con.execute(sql).fetchall()]
+    return decide(dict(zip([name for name, _, _ in UNITS] + [OTHER], map(int, found))), examples)
+
+
 def _row_rules(expectations: list[Expectation], kinds: dict[str, str]) -> dict[str, str]:
-    """Each row-level rule's SQL condition, by rule name in suite order (a name listed twice counts once)."""
+    """Each row-level rule's SQL condition, by rule name in suite order (a name listed twice counts once).
+
+    The ts rules read PARSED_TS, which _flag_bad_rows computes once per row.
+    """
     rules: dict[str, str] = {}
     for expectation in expectations:
-        condition = unexpected(expectation, kinds)
+        condition = unexpected(expectation, kinds, parsed_ts=True)
         if condition is not None:
             rules.setdefault(rule_name(expectation), condition)
     return rules
@@ -184,15 +221,19 @@ def _flag(i: int) -> str:
     return f"__recdo_f{i}"
 
 
-def _flag_bad_rows(con: duckdb.DuckDBPyConnection, rules: dict[str, str], id_kind: str) -> int:
-    """Table _BAD: every row breaking a rule, with a flag per rule and the "; "-joined rule names."""
+def _flag_bad_rows(con: duckdb.DuckDBPyConnection, rules: dict[str, str], id_kind: str, parsed_ts: str) -> int:
+    """Table _BAD: every row breaking a rule, with a flag per rule and the "; "-joined rule names.
+
+    `parsed_ts`: the SQL of ts as a timestamp, the column PARSED_TS the ts rules read.
+    """
     flags = ", ".join(f"{condition} AS {_flag(i)}" for i, condition in enumerate(rules.values()))
     any_flag = " OR ".join(_flag(i) for i in range(len(rules))) or "FALSE"
     labels = ", ".join(f"CASE WHEN {_flag(i)} THEN {literal(rule)} END" for i, rule in enumerate(rules))
     label = f"concat_ws('; ', {labels})" if rules else "''"
     con.execute(
         f"CREATE TEMP TABLE {_BAD} AS SELECT *, {label} AS {_RULE} FROM ("
-        f"SELECT *, {flags} FROM (SELECT s.*, {as_id(EVENT_ID, id_kind)} AS {_ID}, d.{FIRST_COPY} "
+        f"SELECT *, {flags} FROM (SELECT s.*, {as_id(EVENT_ID, id_kind)} AS {_ID}, d.{FIRST_COPY}, "
+        f"{parsed_ts} AS {PARSED_TS} "
         f"FROM {SOURCE} s LEFT JOIN {_DUPS} d ON {as_id(EVENT_ID, id_kind)} = d.{_ID})"
         f") WHERE {any_flag}"
     )
@@ -201,9 +242,7 @@ def _flag_bad_rows(con: duckdb.DuckDBPyConnection, rules: dict[str, str], id_kin
 
 def _write_clean(
     con: duckdb.DuckDBPyConnection,
-    columns: list[str],
-    kinds: dict[str, str],
-    config: GateConfig,
+    select_list: list[str],
     out: Path,
     n_in: int,
     n_bad: int,
@@ -218,7 +257,7 @@ def _write_clean(
     if n_bad:
         con.execute(f"SET VARIABLE {_BAD_ROWS} = (SELECT bitstring_agg({ROW_NUMBER}, 0, {n_in - 1}) FROM {_BAD})")
         keep = f"get_bit(getvariable({literal(_BAD_ROWS)}), {ROW_NUMBER}::INTEGER) = 0"
-    select = ", ".join(normalised(columns, kinds, config))
+    select = ", ".join(select_list)
     con.execute(f"SET memory_limit = '{min(_ORDERED_COPY_BYTES, size_bytes(memory_limit))}B'")
     try:
         written = con.execute(

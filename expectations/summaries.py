@@ -12,7 +12,7 @@ import pandas as pd
 from great_expectations.expectations.expectation import Expectation
 
 from expectations import runner
-from expectations.gate import _EXAMPLES, RESULTS_COLUMNS, DatasetError, _exception_message, json_ready
+from expectations.gate import _EXAMPLES, READ_AS, RESULTS_COLUMNS, DatasetError, _exception_message, json_ready
 from expectations.suite import RULE_KEY, SUITE_NAME, rule_name
 
 _COUNT_PREFIX = "rows breaking: "
@@ -26,6 +26,7 @@ class RuleSummary:
     copy of a repeated id, the kept first copy included). `checked` is the count the GX share is taken
     of: every row for a "not null" rule, the rows with a value for the others. `examples` are the first
     values that broke it, in row order. A rule about the table (a column exists) has no counts.
+    `note`: how the column was read (a numeric ts's epoch unit), reported under READ_AS.
     """
 
     rule: str
@@ -34,6 +35,7 @@ class RuleSummary:
     unexpected_count: int = 0
     checked: int = 0
     examples: tuple[Any, ...] = ()
+    note: str | None = None
 
 
 def summary_suite(expectations: list[Expectation]) -> gx.ExpectationSuite:
@@ -55,8 +57,8 @@ def summary_frame(columns: list[str], summaries: list[RuleSummary]) -> pd.DataFr
     clash = sorted(set(counts) & set(columns))
     if clash:
         raise DatasetError(
-            f"the log has column(s) {clash}, names the gate's summary table uses; rename them with the "
-            f"loader's column mapping, e.g. column_map={{{clash[0]!r}: 'renamed'}}"
+            f"the log has column(s) {clash}, names the gate's summary table uses; rename them on the command line "
+            f"with --map '{clash[0]}=renamed' (column_map={{{clash[0]!r}: 'renamed'}} in Python)"
         )
     cells: dict[str, list[Any]] = {c: [None] for c in columns}
     cells.update({name: [count] for name, count in counts.items()})
@@ -101,4 +103,6 @@ def _observed(summary: RuleSummary) -> str:
     else:
         share = 100 * summary.unexpected_count / summary.checked if summary.checked else 0.0
         observed = {"unexpected_percent": round(share, 4), "examples": list(summary.examples)[:_EXAMPLES]}
+        if summary.note:
+            observed[READ_AS] = summary.note
     return json.dumps(json_ready(observed), ensure_ascii=False, allow_nan=False)

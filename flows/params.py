@@ -78,6 +78,13 @@ class PipelineParams(BaseModel):
         lt=1.0,
         description="Fail the run when more than this share of rows breaks a validation rule.",
     )
+    missing_as_state: list[str] = Field(
+        list(_GATE.missing_as_state),
+        description=(
+            "Feature columns (user_*, item_*) whose nulls are kept as the state 'missing' instead of being "
+            "quarantined, e.g. [user_activity]; treatments and ids are never null."
+        ),
+    )
     backbone: str = Field(
         _SCORER.backbone,
         description=(
@@ -321,6 +328,7 @@ class PipelineParams(BaseModel):
                 outcomes=tuple(self.outcomes),
                 treatments=tuple(self.treatments),
                 max_rejected_share=self.max_rejected_share,
+                missing_as_state=tuple(self.missing_as_state),
             ),
             scorer=ScorerConfig(
                 backbone=self.backbone,

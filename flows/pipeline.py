@@ -137,9 +137,11 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     try:
         gate = validate_log(log.path, configs.gate, run_dir, run_id)
         store_validation.with_options(**io)(params.db, run_id, gate)
+        for note in gate.notes:
+            logger.info("gate: %s", note)
         if gate.failure:
             raise expectations.GateFailed(gate.failure)
-        arms = check_treatments_task(gate.clean_path, configs.causal, params.work_dir)  # before training
+        check_treatments_task(gate.clean_path, configs.causal, params.work_dir)  # before training, as one line
         scored = cached(train_scorer, SCORER_CACHE, params.work_dir, params.refresh)(
             gate.clean_path, params.outcome, configs.scorer, run_dir
         )

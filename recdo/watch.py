@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from common.files import sha256_file, sha256_named_files
 from flows.defaults import RunSettings, parse_baselines
 from sources import partitions
+from sources.table import read_frame
 
 EVENT = "recdo.data.arrived"
 SUFFIXES = (".parquet", ".pq", ".csv")
@@ -30,7 +29,6 @@ TEMP_SUFFIXES = (
     ".swp",
     ".lock",
 )
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
 @dataclass(frozen=True)
@@ -167,7 +165,7 @@ def ingest(
     if not path.is_file() or path.suffix.lower() not in SUFFIXES:
         raise ValueError(f"{str(path)!r} is not a log file; pass a .parquet, .pq or .csv file")
     sha, data_hash = content_sha256(path)
-    frame = READERS[path.suffix.lower()](path)
+    frame, _ = read_frame(path)  # as the pipeline reads it: "None"/"NA" are labels, a ';' CSV is split right
     counts = partitions.partition_of(frame).value_counts()
     dated = partitions.partitions_in(frame)
     if not dated:

@@ -10,21 +10,52 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
-from sources.base import SourceError
+from sources.base import Dropped, SourceError
 
 BLOCK_BYTES = 8 << 20  # bytes of CSV text parsed at a time
 TRUE, FALSE = ("True", "TRUE", "true"), ("False", "FALSE", "false")  # the spellings pandas reads as booleans
 # Type candidates in the order pandas prefers them; a column none fits stays a string column.
 _CANDIDATES = (pa.int64(), pa.float64(), pa.bool_())
+# Delimiters a CSV may use, by name; the first is the default. A file is read with the one that splits its
+# header into the most columns (a tie keeps the earlier): a ';'-delimited export (spreadsheets where the comma
+# is the decimal mark write one) has a header of one long ';'-joined name when split by ','.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def sniff(path: Path) -> tuple[list[str], str]:
+    """The header's fields and the delimiter (of DELIMITERS) that splits it into the most of them."""
+    best: tuple[list[str], str] = ([], ",")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for delimiter in DELIMITERS:
+                fh.seek(0)
+                names = next(csv.reader(fh, delimiter=delimiter), None) or []
+                if len(names) > len(best[0]):
+                    best = (names, delimiter)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise SourceError(f"cannot read {str(path)!r} as csv: {exc}") from exc
+    return best
+
+
+def delimiter_note(delimiter: str, n_columns: int) -> tuple[Dropped, ...]:
+    """What the loader says when a CSV is not comma-delimited."""
+    if delimiter == ",":
+        return ()
+    name = DELIMITERS[delimiter]
+    return (
+        Dropped(
+            "the comma as the CSV delimiter",
+            f"the header splits into {n_columns} columns at {delimiter!r}: read as a {name}-delimited file",
+        ),
+    )
 
 
 def header(path: Path) -> list[str]:
     """The header's column names; an empty file, an unreadable one or a name given twice is refused."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            names = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise SourceError(f"cannot read {str(path)!r} as csv: {exc}") from exc
+    return _header(path, sniff(path)[0])
+
+
+def _header(path: Path, names: list[str]) -> list[str]:
     if not names:
         raise SourceError(f"{str(path)!r} is empty: no header and no rows")
     seen: set[str] = set()
@@ -39,13 +70,13 @@ def header(path: Path) -> list[str]:
     return [name or f"Unnamed: {i}" for i, name in enumerate(names)]
 
 
-def _reader(path: Path, names: list[str]) -> pacsv.CSVStreamingReader:
+def _reader(path: Path, names: list[str], delimiter: str) -> pacsv.CSVStreamingReader:
     """Every column as a string; only an empty field is missing ("None", "NA", "null" are values)."""
     try:
         return pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},
                 null_values=[""],
@@ -57,8 +88,8 @@ def _reader(path: Path, names: list[str]) -> pacsv.CSVStreamingReader:
         raise SourceError(f"cannot read {str(path)!r} as csv: {exc}") from exc
 
 
-def _batches(path: Path, names: list[str]) -> Iterator[pa.RecordBatch]:
-    reader = _reader(path, names)
+def _batches(path: Path, names: list[str], delimiter: str) -> Iterator[pa.RecordBatch]:
+    reader = _reader(path, names, delimiter)
     while True:
         try:
             batch = reader.read_next_batch()
@@ -81,7 +112,7 @@ def _fits(values: pa.Array, kind: pa.DataType) -> bool:
     return True
 
 
-def column_types(path: Path, names: list[str]) -> tuple[dict[str, pa.DataType], int]:
+def column_types(path: Path, names: list[str], delimiter: str = ",") -> tuple[dict[str, pa.DataType], int]:
     """Each column's type over the whole file (int64, float64, bool or string, as pandas would infer it), and rows.
 
     Read block by block, so the file is never held whole; a column of only empty fields is float64 (all NaN).
@@ -89,7 +120,7 @@ def column_types(path: Path, names: list[str]) -> tuple[dict[str, pa.DataType], 
     candidates = {name: list(_CANDIDATES) for name in names}
     filled = dict.fromkeys(names, False)
     rows = 0
-    for batch in _batches(path, names):
+    for batch in _batches(path, names, delimiter):
         rows += batch.num_rows
         for name, column in zip(names, batch.columns):
             values = column.drop_null()
@@ -113,17 +144,22 @@ def _convert(column: pa.Array, kind: pa.DataType) -> pa.Array:
     return pc.cast(column, kind)
 
 
-def read_csv_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-    """The CSV's schema and its rows in record batches, typed by `column_types` (a first pass over the file)."""
-    names = header(path)
-    types, rows = column_types(path, names)
+def read_csv_batches(path: Path) -> tuple[pa.Schema, Iterator[pa.RecordBatch], tuple[Dropped, ...]]:
+    """The CSV's schema, its rows in record batches typed by `column_types` (a first pass over the file), and notes.
+
+    The delimiter is the one that splits the header into the most columns (DELIMITERS); the notes say so
+    when it is not the comma.
+    """
+    fields, delimiter = sniff(path)
+    names = _header(path, fields)
+    types, rows = column_types(path, names, delimiter)
     if rows == 0:
         raise SourceError(f"{str(path)!r} holds a header but no rows")
     schema = pa.schema([pa.field(name, types[name]) for name in names])
 
     def batches() -> Iterator[pa.RecordBatch]:
-        for batch in _batches(path, names):
+        for batch in _batches(path, names, delimiter):
             arrays = [_convert(column, types[name]) for name, column in zip(names, batch.columns)]
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
-    return schema, batches()
+    return schema, batches(), delimiter_note(delimiter, len(names))

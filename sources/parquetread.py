@@ -31,6 +31,12 @@ def file_schema(path: Path) -> tuple[pa.Schema, list[str]]:
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise _cannot(path, exc) from exc
+    repeated = sorted({name for name in schema.names if schema.names.count(name) > 1})
+    if repeated:
+        raise SourceError(
+            f"{str(path)!r} holds more than one column named {repeated[0]!r}; every column is read by its name: "
+            f"rewrite the file with each column named once (rename one of them, e.g. {repeated[0] + '_2'!r})"
+        )
     indexes = [f.name for f in schema if _INDEX.match(f.name)]
     return pa.schema([pa.field(f.name, _plain(f.type)) for f in schema if f.name not in indexes]), indexes
 

@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from expectations.epoch import count_units, decide, epoch_numbers, epoch_timestamps, is_epoch_dtype
+
 PARTITION = "partition"
 TS = "ts"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -40,7 +42,15 @@ def partition_of(frame: pd.DataFrame) -> pd.Series:
         raise PartitionError(
             f"cannot partition a log without a {PARTITION!r} or {TS!r} column; its columns are {list(frame.columns)}"
         )
-    ts = pd.to_datetime(frame[TS], utc=True, errors="coerce")
+    if is_epoch_dtype(frame[TS].dtype):  # epoch numbers, in the unit the gate reads them in (expectations.epoch)
+        unit = decide(*count_units(epoch_numbers(frame[TS]))).unit
+        ts = (
+            epoch_timestamps(frame[TS], unit)
+            if unit
+            else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+        )
+    else:
+        ts = pd.to_datetime(frame[TS], utc=True, errors="coerce")
     # Rows with an unparseable ts get no partition here; the validation gate quarantines them.
     return ts.dt.strftime("%Y-%m-%d").fillna("unknown")
 

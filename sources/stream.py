@@ -11,18 +11,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.values import check_int
-from sources.base import SourceError, hash_named
+from expectations.config import TS
+from expectations.epoch import count_units, decide
+from sources.base import Dropped, SourceError, hash_named
 from sources.csvread import read_csv_batches
 from sources.detect import HIVE_DATE, Layout
 from sources.obd import load_obd
 from sources.parquetread import read_parquet_batches
 
 BATCH_ROWS = 500_000  # rows per part file (and at most per batch read): what memory holds at a time
-FORMAT = 1  # the canonical conversion's version; a change makes new folder names, never reuses old ones
+FORMAT = 2  # the canonical conversion's version; a change makes new folder names, never reuses old ones
+# 2: CSV delimiters detected (a ;-delimited file was one column in 1), notes on epoch ts
 META = "_canonical.json"  # beside the parts; '_' keeps it out of every Parquet reader's file list
 PARTITION = "partition"
 
@@ -76,20 +80,21 @@ def write_canonical(
         schema, batches, dropped = table.schema, iter(table.to_batches(max_chunksize=batch_rows)), loaded.dropped
         keys: tuple[str, ...] = ()
     elif layout.format == "csv":
-        schema, batches = read_csv_batches(layout.files[0])
-        dropped, keys = (), ()
+        schema, batches, dropped = read_csv_batches(layout.files[0])
+        keys = ()
     else:
         schema, batches, dropped, keys = read_parquet_batches(layout, batch_rows)
     schema = _mapped_schema(schema, column_map, layout, keys)
-    notes = "; ".join(str(d) for d in dropped)
+    epochs = _EpochCounts(schema)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".{folder.name}.{os.getpid()}-{threading.get_ident()}.tmp"
     try:
         tmp.mkdir()
-        n_rows, parts = _write_parts((_renamed(b, schema) for b in batches), schema, tmp, batch_rows)
+        n_rows, parts = _write_parts((epochs.seen(_renamed(b, schema)) for b in batches), schema, tmp, batch_rows)
         if n_rows == 0:
             raise SourceError(_no_rows(layout))
+        notes = "; ".join(str(d) for d in (*dropped, *epochs.note()))
         log = CanonicalLog(str(folder), n_rows, data_hash, source, notes, parts)
         (tmp / META).write_text(json.dumps({"format": FORMAT, **asdict(log)}, indent=2) + "\n", encoding="utf-8")
         try:
@@ -101,6 +106,31 @@ def write_canonical(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _EpochCounts:
+    """A numeric ts column's numbers per epoch unit, counted as the batches pass (expectations.epoch)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        kind = schema.field(TS).type if TS in schema.names else None
+        self.index = (
+            schema.get_field_index(TS) if kind and (pa.types.is_integer(kind) or pa.types.is_floating(kind)) else -1
+        )
+        self.counts: dict[str, int] = {}
+
+    def seen(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if self.index >= 0:
+            values = batch.column(self.index).to_numpy(zero_copy_only=False)  # a null is NaN here
+            for unit, n in count_units(np.asarray(values, dtype=np.float64))[0].items():
+                self.counts[unit] = self.counts.get(unit, 0) + n
+        return batch
+
+    def note(self) -> tuple[Dropped, ...]:
+        """What the loader says about a ts of epoch numbers; nothing when ts is not numeric or of no one unit."""
+        verdict = decide(self.counts) if self.index >= 0 else None
+        if verdict is None or verdict.unit is None:
+            return ()  # no numbers, or numbers the gate refuses with its own message
+        return (Dropped(f"{TS} as numbers", f"{verdict.note} by the gate"),)
 
 
 def _finished(folder: Path) -> CanonicalLog | None:
@@ -133,7 +163,8 @@ def _mapped_schema(schema: pa.Schema, column_map: dict[str, str], layout: Layout
     missing = sorted(set(column_map) - set(schema.names))
     if missing:
         raise SourceError(
-            f"column mapping names {missing}, which {_where(layout)!r} does not have; its columns are {schema.names}"
+            f"column mapping names {missing}, which {_where(layout)!r} does not have; its columns are {schema.names}; "
+            "pass --map FILE_COL=CANONICAL_COL with FILE_COL one of those columns"
         )
     names = [column_map.get(name, name) for name in schema.names]
     if HIVE_DATE in keys and HIVE_DATE not in column_map and PARTITION not in names:

@@ -79,7 +79,10 @@ def withheld_off_policy(
             ci_high=nan,
             n_rows=n_logged,
             adjustment_set=(),
-            diagnostics={"logged_policy": off_policy.logged},
+            diagnostics={
+                "logged_policy": off_policy.logged,
+                "target_policy": f"bernoulli_ts_prior:{off_policy.campaign}",
+            },
             explanation=f"off-policy evaluation from the {off_policy.logged} log: {reason}",
         )
         for method in (*OPE_METHODS, "bn_policy")

@@ -28,6 +28,7 @@ class GateRef:
     n_quarantined: int
     rule_counts: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
+    notes: tuple[str, ...] = ()  # what the gate did besides judging rows (how a numeric ts was read)
 
 
 @dataclass(frozen=True)

@@ -24,4 +24,5 @@ def validate_log(log_path: str, config: expectations.GateConfig, run_dir: str, r
     except expectations.GateFailed as exc:
         # Not raised here: the flow stores the quarantine first, then fails, so nothing is lost.
         failure = str(exc)
-    return GateRef(**asdict(result), failure=failure)  # GateRef is the gate's result plus the verdict
+    # GateRef is the gate's result plus the verdict and the gate's notes
+    return GateRef(**asdict(result), failure=failure, notes=result.notes)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -199,15 +198,11 @@ def _pgmpy_score(frame: pd.DataFrame, scorer: LocalScore) -> Any:  # a pgmpy Bas
     return RecdoScore(frame, scorer)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A CSV or Parquet file of discrete columns; numbers must be whole (discretise continuous columns first)."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"data file {str(path)!r} does not exist; pass a CSV or Parquet file")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(path)
+def check_discrete(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` itself when every column is discrete; numbers must be whole (discretise continuous columns first).
+
+    Reading the file is the loader's job (sources.load_table: CSV labels such as "None" stay labels).
+    """
     for col in frame.columns:
         values = frame[col]
         if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values.dropna(), 1) == 0):

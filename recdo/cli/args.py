@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+
 @dataclass(frozen=True)
 class Flag:
     """One command-line flag of the pipeline and the PipelineParams field it sets.
@@ -133,6 +134,14 @@ FLAGS: tuple[Flag, ...] = (
         "Lightning strategy for the scorer, passed through (e.g. ddp; spawn and fork strategies are refused)",
     ),
     Flag("--max-rejected-share", "max_rejected_share", "fail when a larger share of rows is quarantined", type=float),
+    Flag(
+        "--missing-as-state",
+        "missing_as_state",
+        "keep nulls of this user_*/item_* feature column as the state 'missing' instead of quarantining them "
+        "(repeatable)",
+        repeat=True,
+        metavar="COLUMN",
+    ),
     Flag("--no-off-policy", "off_policy", "skip off-policy evaluation of the target policy", switch=True, invert=True),
     Flag(
         "--ope-prior", "ope_prior", "Bernoulli-TS prior YAML defining the target policy; default: DATA/bts_prior.yaml"
@@ -217,7 +226,7 @@ def parse_map(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def treatments_outcomes(args: argparse.Namespace, data: str, column_map: dict[str, str], source: str) -> dict:
-    """treatments, outcomes and baselines from --treatment/--outcome/--baseline, the rest derived from the log's columns.
+    """treatments, outcomes, baselines from --treatment/--outcome/--baseline, the rest derived from the log's columns.
 
     The same derivation as an event-driven run's (flows.defaults): a log with `strategy` is asked about the
     simulation's treatments and outcomes, one with `policy` about the Open Bandit policies. A --data that names

@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rep = sub.add_parser("report", help="write one self-contained HTML report of a results database")
     rep.add_argument("--db", default="recdo.duckdb", help="DuckDB file with the results (default: recdo.duckdb)")
     rep.add_argument(
-        "--out", default="report.html", help="HTML file to write, or a folder to write report.html in (default: report.html)"
+        "--out",
+        default="report.html",
+        help="HTML file to write, or a folder to write report.html in (default: report.html)",
     )
     rep.add_argument(
         "--run-id", default=None, help="the run the DAG and estimate panels show; default: the latest completed run"

@@ -7,7 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from causal.network.learn import ALGORITHMS, learn, read_table
+import sources
+from causal.network.learn import ALGORITHMS, check_discrete, learn
 from causal.network.scores import SCORES
 
 
@@ -25,7 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help='print {"edges": [[u, v], ...], "seconds": t}')
     args = parser.parse_args(argv)
     try:
-        frame = read_table(args.data)
+        # The pipeline's own reader: a CSV state named "None", "NA" or "null" is a label, not a missing value.
+        loaded = sources.load_table(args.data)
+        frame = check_discrete(loaded.frame)
         result = learn(
             frame,
             algorithm=args.algorithm,
@@ -36,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         print(f"recdo structure: error: {err}", file=sys.stderr)
         return 2
-    for note in result.notes:
+    for note in (*loaded.dropped, *result.notes):
         print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps({"edges": [list(e) for e in result.edges], "seconds": round(result.seconds, 6)}))

@@ -9,7 +9,13 @@ from recdo.cli import build_parser
 from recdo.cli.args import FLAGS, Flag, params_from_args
 
 BACKFILL = ["backfill", "--start", "2024-01-01", "--end", "2024-01-02"]
-REPEATED = {"--map": "col=user_id", "--treatment": "position", "--outcome": "returned", "--baseline": "policy=bts"}
+REPEATED = {
+    "--map": "col=user_id",
+    "--treatment": "position",
+    "--outcome": "returned",
+    "--baseline": "policy=bts",
+    "--missing-as-state": "user_activity",
+}
 NUMBERS = {"--ope-max-rows": "5000"}  # bounded below by more than 7
 TEXT = {"--data": "some/log.parquet", "--backbone": "minilm", "--accelerator": "gpu", "--strategy": "ddp"}
 

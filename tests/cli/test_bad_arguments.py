@@ -50,7 +50,10 @@ def obd_csv(tmp_path):
     """A small canonical CSV log with a policy column (the run never gets to read it)."""
     path = tmp_path / "log.csv"
     rows = ["event_id,ts,user_id,item_id,policy,click"]
-    rows += [f"e{i},2024-03-01T00:00:{i % 60:02d}Z,u{i % 7},i{i % 5},{'random' if i % 2 else 'bts'},{i % 3 == 0:d}" for i in range(40)]
+    rows += [
+        f"e{i},2024-03-01T00:00:{i % 60:02d}Z,u{i % 7},i{i % 5},{'random' if i % 2 else 'bts'},{i % 3 == 0:d}"
+        for i in range(40)
+    ]
     path.write_text("\n".join(rows) + "\n")
     return path
 
@@ -80,7 +83,11 @@ def test_locked_db_names_the_holder(tmp_path, capsys, obd_csv):
 
     db = tmp_path / "r.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(60)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(60)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -106,7 +113,9 @@ def test_backfill_bad_range_is_one_line(tmp_path, capsys, obd_csv):
 def test_debug_shows_the_traceback(tmp_path, capsys, obd_csv):
     assert main(["--debug", "run", "--data", str(obd_csv), "--db", str(tmp_path / "r.duckdb"), "--bootstrap", "1"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith("recdo: --bootstrap 1")
+    assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith(
+        "recdo: --bootstrap 1"
+    )
 
 
 def test_effects_on_failed_runs_only_says_why(tmp_path, capsys):

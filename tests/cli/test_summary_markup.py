@@ -1,4 +1,4 @@
-"""Data values are printed as they are: a treatment value that looks like rich markup is not markup (issue 16, item 4)."""
+"""Data values print as they are: a treatment value that looks like rich markup is not markup (issue 16, item 4)."""
 
 from __future__ import annotations
 

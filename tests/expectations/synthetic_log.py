@@ -36,6 +36,11 @@ KINDS: tuple[tuple[str, str | None], ...] = (
     ("click=2, position=-1", "click in {0,1}; position >= 0"),
     ("ts='2024-03' (pandas reads it)", None),
     ("ts with +02:00 offset", None),
+    ("null user_segment", "user_segment not null"),
+    ("NaN user_score", "user_score not null"),
+    ("strategy with NUL", "strategy has no control characters"),
+    ("user_id with \\x1f", "user_id has no control characters"),
+    ("ts in 2104", "ts not in the future"),
 )
 
 
@@ -77,8 +82,14 @@ def _batch(start: int, stop: int, rows_per_file: int, seed: int) -> pa.RecordBat
             cols["event_id"][i] = event_id(max(0, row - rows_per_file - 1))
         elif name.startswith("null "):
             cols[name.split()[1]][i] = None
-        elif name == "NaN propensity":
-            cols["propensity"][i] = float("nan")
+        elif name.startswith("NaN "):
+            cols[name.split()[1]][i] = float("nan")
+        elif name == "strategy with NUL":
+            cols["strategy"][i] += "\x00"  # "bts\x00" would be a phantom arm beside "bts"
+        elif name.startswith("user_id with"):
+            cols["user_id"][i] += "\x1f"
+        elif name == "ts in 2104":
+            cols["ts"][i] = "2104-03-01T00:00:00Z"
         elif name.startswith("ts="):
             cols["ts"][i] = name[4:].split("'")[0]
         elif name == "ts with +02:00 offset":

@@ -114,6 +114,11 @@ BROKEN = [
     pytest.param(_set("ts", [1], "01/02/2024"), [1], "ts parseable", id="ambiguous ts"),
     pytest.param(_set("ts", [2], None), [2], "ts not null", id="null ts"),
     pytest.param(_set("policy", [8], None), [8], "policy not null", id="null treatment"),
+    pytest.param(_set("user_age", [4], None), [4], "user_age not null", id="null user feature"),
+    pytest.param(_set("policy", [3], "bts\x00"), [3], "policy has no control characters", id="NUL in treatment"),
+    pytest.param(_set("user_id", [6], "u6\x1f"), [6], "user_id has no control characters", id="control in user_id"),
+    pytest.param(_set("item_text", [2], "a\x00b"), [2], "item_text has no control characters", id="NUL in item_text"),
+    pytest.param(_set("ts", [5], "2104-01-01T00:00:00Z"), [5], "ts not in the future", id="ts in 2104"),
 ]
 
 
@@ -277,7 +282,7 @@ def test_empty_log_is_a_dataset_error() -> None:
 def test_repeated_column_name_is_a_dataset_error() -> None:
     log = make_log(3)
     log.columns = [*log.columns[:8], "user_id", *log.columns[9:]]  # user_age renamed onto user_id
-    with pytest.raises(DatasetError, match=r"more than one column named \['user_id'\]"):
+    with pytest.raises(DatasetError, match=r"more than one column named 'user_id'; give each column its own.*--map"):
         run_gate(log, POLICY)
 
 

@@ -234,7 +234,7 @@ def test_campaign_reaches_off_policy_evaluation(prefect_server, tmp_path, capsys
     data = tmp_path / "obd"
     for policy in ("random", "bts"):
         rows = pd.read_csv(OBD / policy / "all" / "all.csv", index_col=0)
-        rows = rows[rows.item_id < 34].head(1500)  # the men campaign's prior holds 34 items
+        rows = rows[rows.item_id < 34].head(3000)  # the men campaign's prior holds 34 items; 3,000 rows: 5+ clicks
         (data / policy / "men").mkdir(parents=True)
         rows.to_csv(data / policy / "men" / "men.csv")
         items = pd.read_csv(OBD / policy / "all" / "item_context.csv", index_col=0)

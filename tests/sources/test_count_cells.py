@@ -117,6 +117,7 @@ def test_nan_in_parquet_is_missing_as_in_pandas(sim_log, log_files):
     assert "missing" in counted.state_names["score"]
 
 
+@pytest.mark.slow  # writes a hive folder of the log: seconds
 @pytest.mark.parametrize("layout", ["hive", "list", "glob"])
 def test_hive_folder_list_and_glob_count_as_the_single_file(log_files, layout):
     config = CONFIGS[0]

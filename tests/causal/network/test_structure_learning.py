@@ -185,6 +185,7 @@ def test_hill_climb_is_pgmpys_search_with_deterministic_ties(sachs):
     assert result.score == pytest.approx(sum(BIC(sachs).local_score(n, tuple(p)) for n, p in parents.items()), abs=1e-6)
 
 
+@pytest.mark.slow  # pgmpy's own search on a sampled network: seconds
 def test_hill_climb_with_knowledge_and_max_indegree_is_pgmpys_search(sachs):
     tiers = (("PKC", "PKA"), tuple(c for c in sachs.columns if c not in ("PKC", "PKA")))
     forbidden = {(b, a) for a in tiers[0] for b in tiers[1]} | {("Raf", "Mek")}
@@ -210,6 +211,7 @@ def test_hill_climb_matches_pgmpy_on_asia(asia):
     assert _shd(ours, true) <= 2
 
 
+@pytest.mark.slow  # pgmpy's own search on a sampled network: seconds
 def test_tiers_required_and_forbidden_edges_are_respected(asia):
     free = set(hill_climb(asia, "bic").edges)
     # Without knowledge the data draw edges into dysp, keep either -> xray and leave out asia -> tub.

@@ -35,6 +35,7 @@ def _items() -> tuple[str, ...]:
     return tuple(str(i) for i in range(len(alpha)))
 
 
+@pytest.mark.slow  # two bootstraps over the real sample
 def test_counts_give_the_rows_ipw_and_snipw_and_intervals_of_the_same_width(obd_files) -> None:
     folder, frame = obd_files
     cells = bandit_counts.bandit_cells(folder, "policy", "random", "click", _items())
