@@ -230,7 +230,7 @@ def enforce(result: GateCounts, config: GateConfig, *, run_id: str | None = None
     raise GateFailed(
         f"{shown} of {result.n_in} rows were rejected (threshold {shown_limit}): {counts}. "
         f"Inspect them with SELECT * FROM quarantine WHERE run_id = {where}; fix them at the source, "
-        f"or raise max_rejected_share to continue on the {result.n_clean} clean rows.{hint}"
+        f"or raise --max-rejected-share (max_rejected_share) to continue on the {result.n_clean} clean rows.{hint}"
     )
 
 

@@ -155,8 +155,11 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         store_effects.with_options(**io)(params.db, run_id, reports, log.source, params.partition or "all", off_policy)
     except BaseException as exc:
         # Ctrl-C (or the stop of a worker) is no failure of the data or the code: say so in the row.
-        status = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
-        finish_run.with_options(**io)(params.db, run_id, status, f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            status, message = "interrupted", f"stopped by {type(exc).__name__} (Ctrl-C, a stop); run it again to finish"
+        else:
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+        finish_run.with_options(**io)(params.db, run_id, status, message)
         raise
     finish_run.with_options(**io)(params.db, run_id, "completed", log.notes)
 

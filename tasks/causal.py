@@ -58,7 +58,6 @@ def combine_effects(
     return causal.combine_effects(prepared, chunks)
 
 
-@task(name="evaluate target policy", cache_policy=NO_CACHE)
 def withheld_off_policy(
     off_policy: OffPolicyConfig, config: causal.CausalConfig, n_logged: int, reason: str
 ) -> tuple[causal.Estimate, ...]:
@@ -89,6 +88,7 @@ def withheld_off_policy(
     )
 
 
+@task(name="evaluate target policy", cache_policy=NO_CACHE)
 def evaluate_target_policy(
     scored_path: str, off_policy: OffPolicyConfig, config: causal.CausalConfig
 ) -> tuple[causal.Estimate, ...]:

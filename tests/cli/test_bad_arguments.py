@@ -133,11 +133,16 @@ def test_effects_on_failed_runs_only_says_why(tmp_path, capsys):
 
 def test_report_out_directory_writes_inside_it_or_says_why(tmp_path, capsys):
     import store
+    from tests.report.test_report import build_db
 
-    db = tmp_path / "r.duckdb"
-    with store.connect(db):
+    empty = tmp_path / "empty.duckdb"
+    with store.connect(empty):
         pass
-    code = main(["report", "--db", str(db), "--out", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2 and "IsADirectoryError" not in err  # an empty database: its own one line
-    _one_line(err)
+    assert main(["report", "--db", str(empty), "--out", str(tmp_path)]) == 2  # an empty database: its own line
+    assert "IsADirectoryError" not in _one_line(capsys.readouterr().err)
+
+    build_db(tmp_path / "r.duckdb")
+    out = tmp_path / "pages"
+    out.mkdir()
+    assert main(["report", "--db", str(tmp_path / "r.duckdb"), "--out", str(out)]) == 0
+    assert (out / "report.html").is_file() and str(out / "report.html") in capsys.readouterr().out

@@ -239,7 +239,7 @@ def test_mixed_log_splits_every_row_exactly_once_and_enforce_stops_it() -> None:
             r"3\.0% of 2000 rows were rejected \(threshold 1\.0%\): user_id not null: 12 rows; "
             r"ts parseable: 12 rows; click in \{0,1\}: 12 rows; position >= 0: 12 rows; "
             r"propensity in \(0,1\]: 12 rows\. Inspect them with SELECT \* FROM quarantine "
-            r"WHERE run_id = 'r-42'.*raise max_rejected_share"
+            r"WHERE run_id = 'r-42'.*raise --max-rejected-share \(max_rejected_share\)"
         ),
     ):
         enforce(result, POLICY, run_id="r-42")

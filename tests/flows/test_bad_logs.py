@@ -56,8 +56,9 @@ def _last_line(text: str) -> str:
     return [line for line in text.splitlines() if line.strip()][-1]
 
 
-def test_a_stray_arm_is_reported_not_fatal(tmp_path, sim_log, capsys):
+def test_a_stray_arm_is_reported_not_fatal_and_markup_like_values_print_as_they_are(tmp_path, sim_log, capsys):
     log = pd.concat([sim_log, sim_log.iloc[[0]].assign(event_id="stray", strategy="lonely")], ignore_index=True)
+    log["strategy"] = log.strategy.replace({"content": "content[/b]", "popular": "[red]popular"})
     code, out, db = _run(tmp_path, log, capsys=capsys)
     assert code == 0, out
     run = _accounted(db)
@@ -68,6 +69,9 @@ def test_a_stray_arm_is_reported_not_fatal(tmp_path, sim_log, capsys):
     others = rows[(rows.treatment_value != "lonely") & (rows.estimand == "interventional_mean")]
     assert others.estimate.notna().all()
     assert "lonely" in out
+    assert "content[/b]" in out and "[red]popular" in out  # printed as they are, no markup error
+    assert main(["effects", "--db", str(db)]) == 0
+    assert "content[/b]" in capsys.readouterr().out
 
 
 def test_an_outcome_without_positives_gives_no_number(tmp_path, sim_log, capsys):
@@ -96,15 +100,6 @@ def test_an_absent_baseline_stops_before_training(tmp_path, sim_log, capsys):
     line = _last_line(out)
     assert "baseline 'nosuch' is not a value of 'strategy'" in line and "--baseline strategy=VALUE" in line
     assert int(query(db, "SELECT count(*) n FROM scores").n[0]) == 0
-
-
-def test_markup_like_values_print_as_they_are(tmp_path, sim_log, capsys):
-    names = {"content": "content[/b]", "popular": "[red]popular"}
-    code, out, db = _run(tmp_path, sim_log.assign(strategy=sim_log.strategy.replace(names)), capsys=capsys)
-    assert code == 0, out
-    assert "content[/b]" in out and "[red]popular" in out
-    assert main(["effects", "--db", str(db)]) == 0
-    assert "content[/b]" in capsys.readouterr().out
 
 
 def test_states_named_none_and_na_are_states_in_a_csv(tmp_path, sim_log, capsys):
@@ -178,19 +173,13 @@ def test_control_characters_and_future_timestamps_are_quarantined_by_rule(tmp_pa
     assert arms == {"collaborative", "content", "popular", "random"}  # no phantom "random\x00"
 
 
-def test_epoch_milliseconds_are_read_as_times(tmp_path, sim_log, capsys):
-    log = sim_log.assign(ts=sim_log.ts.astype("datetime64[ms, UTC]").astype("int64")).drop(columns=["partition"])
-    code, out, db = _run(tmp_path, log, capsys=capsys)
-    assert code == 0, out
-    assert _accounted(db).rows_quarantined == 0
-
-
-def test_a_semicolon_csv_is_read_and_a_repeated_header_refused(tmp_path, sim_log, capsys):
+def test_a_semicolon_csv_with_epoch_milliseconds_is_read_and_a_repeated_header_refused(tmp_path, sim_log, capsys):
     path = tmp_path / "semi.csv"
-    sim_log.to_csv(path, index=False, sep=";")
+    epoch_ms = sim_log.ts.astype("datetime64[ms, UTC]").astype("int64")
+    sim_log.assign(ts=epoch_ms).drop(columns=["partition"]).to_csv(path, index=False, sep=";")
     code, out, db = _run(tmp_path, path, capsys=capsys)
     assert code == 0, out
-    assert _accounted(db).rows_processed == len(sim_log)
+    assert _accounted(db).rows_processed == len(sim_log)  # every row: no ts rejected, no column run together
 
     twice = tmp_path / "twice" / "log.csv"
     twice.parent.mkdir()
@@ -199,3 +188,29 @@ def test_a_semicolon_csv_is_read_and_a_repeated_header_refused(tmp_path, sim_log
     assert code == 2
     line = _last_line(out)
     assert "'click' twice" in line and "Traceback" not in out, line
+
+
+def test_ctrl_c_of_a_backfill_is_one_line_and_exit_130(tmp_path, week_log):
+    """SIGINT once the first partition has finished: no traceback, exit 130, the line says how to finish."""
+    import signal
+
+    argv = ["backfill", "--data", str(week_log), "--start", "2024-03-01", "--end", "2024-03-07"]
+    argv += ["--db", str(tmp_path / "r.duckdb"), "--work-dir", str(tmp_path / "work"), "--concurrency", "1", *LIGHT]
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}  # the session's server: no start-up to wait for
+    child = subprocess.Popen([sys.executable, "-m", "recdo.cli", *argv], env=env, stderr=subprocess.PIPE, text=True)
+    seen = []
+    try:
+        for line in child.stderr:
+            seen.append(line)
+            if "partition run" in line and "Finished in state Completed" in line:
+                child.send_signal(signal.SIGINT)
+                break
+        seen.extend(child.stderr)
+    finally:
+        code = child.wait(timeout=120)
+    err = "".join(seen)
+    assert code == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert _last_line(err).startswith("recdo: interrupted (Ctrl-C). Run the same command again to finish it")

@@ -63,100 +63,6 @@ def _drop(frame: pd.DataFrame, incoming, name: str) -> None:
     tmp.rename(incoming / name)
 
 
-def test_new_partition_files_each_start_one_deployment_run(quick_slots, real_server, week_log, tmp_path):
-    env = {**real_server, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
-    db, incoming = tmp_path / "r.duckdb", tmp_path / "incoming"
-    incoming.mkdir()
-    prefect_cli(env, "work-pool", "create", "recdo-local", "--type", "process")
-    # Worker and watcher start while the deployments are made (each takes seconds to import).
-    worker = _spawn(
-        [PREFECT, "worker", "start", "--pool", "recdo-local", "--type", "process"],
-        env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    watcher = _spawn(
-        [
-            sys.executable,
-            "-m",
-            "recdo.cli",
-            "watch",
-            str(incoming),
-            "--db",
-            str(db),
-            "--settle",
-            "1",
-            "--interval",
-            "0.3",
-        ],
-        env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(line) for line in watcher.stdout], daemon=True).start()
-    try:
-        prefect_cli(env, "deploy", "--all")
-        deployments = {d["name"]: d for d in _api(env, "POST", "/deployments/filter", {})}
-        assert set(deployments) == {"pipeline", "on-new-data", "backfill"}
-        on_new = deployments["on-new-data"]
-        assert on_new["entrypoint"] == "flows/arrival.py:on_new_data"
-        assert on_new["global_concurrency_limit"]["limit"] == 1  # one writer of the DuckDB file at a time
-        # The deployment's defaults, edited the way a user would in the UI: light settings, this test's database.
-        params = {**LIGHT, "db": str(db), "work_dir": str(tmp_path / "work")}
-        _api(env, "PATCH", f"/deployments/{on_new['id']}", {"parameters": {"params": params}})
-        while not any(line.startswith("watching ") for line in lines):  # the watcher is up
-            assert watcher.poll() is None, lines
-            time.sleep(0.2)
-
-        log = pd.read_parquet(week_log)
-        days = {day: log[log.partition == day] for day in WEEK[:2]}
-        for day, frame in days.items():
-            _drop(frame, incoming, f"{day}.parquet")
-
-        deadline = time.monotonic() + 300
-        while True:
-            runs = _deployment_runs(env, on_new["id"])
-            if sum(r["state"]["type"] == "COMPLETED" for r in runs) == 2:
-                break
-            failed = [r for r in runs if r["state"]["type"] in ("FAILED", "CRASHED")]
-            assert not failed, failed[0]["state"]
-            assert time.monotonic() < deadline, f"runs: {[r['state']['name'] for r in runs]}; watcher: {lines}"
-            time.sleep(1)
-        assert len(runs) == 2
-        assert sorted(r["parameters"]["partition"] for r in runs) == WEEK[:2]
-        assert sum("emitted recdo.data.arrived" in line for line in lines) == 2, lines
-
-        stored = query(db, "SELECT run_id, status, flow_run_id, params, data_hash FROM runs")
-        assert sorted(json.loads(p)["partition"] for p in stored.params) == WEEK[:2]
-        assert (stored.status == "completed").all()
-        got = query(db, 'SELECT "partition", count(*) n FROM interventions GROUP BY 1 ORDER BY 1')
-        assert got.partition.tolist() == WEEK[:2] and (got.n > 0).all()
-        assert query(db, "SELECT count(*) n FROM scores").n[0] == sum(len(f) for f in days.values())
-        # Lineage: each stored run names its flow run, a subflow of one of the two deployment runs.
-        for flow_run_id in stored.flow_run_id:
-            sub = _api(env, "GET", f"/flow_runs/{flow_run_id}")
-            parent = _api(env, "GET", f"/task_runs/{sub['parent_task_run_id']}")
-            assert parent["flow_run_id"] in {r["id"] for r in runs}
-        ledger = query(db, 'SELECT "partition", data_hash FROM ingested_files ORDER BY 1')
-        assert ledger.partition.tolist() == WEEK[:2] and set(ledger.data_hash) == set(stored.data_hash)
-
-        # The same bytes again, under a new name: recorded as seen, no event, no run.
-        shutil.copy(incoming / f"{WEEK[0]}.parquet", incoming / ".again.part")
-        (incoming / ".again.part").rename(incoming / "again.parquet")
-        deadline = time.monotonic() + 30
-        while not any("again.parquet: content already ingested" in line for line in lines):
-            assert time.monotonic() < deadline, lines
-            time.sleep(0.2)
-        # No event was emitted for it, so no run can follow: the watcher's own log says so.
-        assert sum("emitted recdo.data.arrived" in line for line in lines) == 2, lines
-        assert len(_deployment_runs(env, on_new["id"])) == 2
-    finally:
-        _stop(watcher)
-        _stop(worker)
-
-
 def test_a_simulated_day_runs_with_derived_settings_and_explicit_flags_pass_through(
     quick_slots, real_server, week_log, tmp_path
 ):
@@ -243,6 +149,29 @@ def test_a_simulated_day_runs_with_derived_settings_and_explicit_flags_pass_thro
             (WEEK[0], "strategy", "returned"): ["random"],
             (WEEK[1], "strategy", "click"): ["popular"],
         }
+        assert on_new["global_concurrency_limit"]["limit"] == 1  # one writer of the DuckDB file at a time
+        assert sorted(r["parameters"]["partition"] for r in runs) == WEEK[:2] and len(runs) == 2
+        assert sum("emitted recdo.data.arrived" in line for line in lines) == 1, lines  # the other came by ingest
+        days = [log[log.partition == day] for day in WEEK[:2]]
+        assert query(db, "SELECT count(*) n FROM scores").n[0] == sum(len(f) for f in days)
+        # Lineage: each stored run names its flow run, a subflow of one of the two deployment runs.
+        stored = query(db, "SELECT flow_run_id, data_hash FROM runs")
+        for flow_run_id in stored.flow_run_id:
+            sub = _api(env, "GET", f"/flow_runs/{flow_run_id}")
+            parent = _api(env, "GET", f"/task_runs/{sub['parent_task_run_id']}")
+            assert parent["flow_run_id"] in {r["id"] for r in runs}
+        ledger = query(db, 'SELECT "partition", data_hash FROM ingested_files ORDER BY 1')
+        assert ledger.partition.tolist() == WEEK[:2] and set(ledger.data_hash) == set(stored.data_hash)
+
+        # The same bytes again, under a new name: recorded as seen, no event, no run.
+        shutil.copy(incoming / f"{WEEK[0]}.parquet", incoming / ".again.part")
+        (incoming / ".again.part").rename(incoming / "again.parquet")
+        deadline = time.monotonic() + 30
+        while not any("again.parquet: content already ingested" in line for line in lines):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.2)
+        assert sum("emitted recdo.data.arrived" in line for line in lines) == 1, lines
+        assert len(_deployment_runs(env, on_new["id"])) == 2
     finally:
         _stop(watcher)
         _stop(worker)

@@ -114,3 +114,22 @@ def test_a_log_without_a_date_column_cannot_be_partitioned(tmp_path: Path) -> No
     pd.DataFrame({"event_id": ["a"], "click": [1]}).to_parquet(tmp_path / "x.parquet", index=False)
     with pytest.raises(partitions.PartitionError, match=r"has \['click', 'event_id'\]"):
         partitions.dated_partitions([str(tmp_path / "x.parquet")])
+
+
+def test_off_policy_from_a_thin_logged_arm_is_withheld_with_the_reason(tmp_path, obd_log):
+    """1,500 random rows hold 4 clicks: every off-policy row says so instead of an interval from 4 clicks."""
+    from causal.config import OffPolicyConfig
+    from causal.policy.estimators import OPE_METHODS
+    from tasks.causal import evaluate_target_policy
+    from tests.conftest import OBD
+
+    log = obd_log.groupby("policy", group_keys=False).head(1500)
+    path = tmp_path / "scored.parquet"
+    log.to_parquet(path, index=False)
+    config = OffPolicyConfig(prior=str(OBD / "bts_prior.yaml"))
+    rows = evaluate_target_policy.fn(str(path), config, CausalConfig(treatment="policy", outcome="click"))
+    assert [r.method for r in rows] == [*OPE_METHODS, "bn_policy"]
+    for row in rows:
+        assert np.isnan(row.estimate) and np.isnan(row.ci_low) and row.n_rows == 1500
+        assert row.explanation.startswith("off-policy evaluation from the random log: the logged policy policy=random")
+        assert "4 with click=1" in row.explanation
