@@ -6,6 +6,7 @@ import argparse
 
 from recdo.cli.args import add_pipeline_flags, data_missing, params_from_args
 from recdo.cli.errors import quiet_prefect_console
+from recdo.cli.run import keep_prefect_results_in
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -19,6 +20,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     date_range(args.start, args.end)  # PartitionError on a bad date or an empty range, before Prefect starts
     check_params(params)
+    keep_prefect_results_in(params.work_dir)
 
     from flows.backfill import backfill
     from flows.server import local_api

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from recdo.cli.args import add_pipeline_flags, data_missing, params_from_args
 from recdo.cli.errors import quiet_prefect_console
+
+
+def keep_prefect_results_in(work_dir: str) -> None:
+    """Prefect's result files (a failed task's exception, say) go under WORK_DIR/prefect, not ~/.prefect/storage.
+
+    Read when prefect is imported, so set before; a value the user set stays.
+    """
+    storage = Path(work_dir).resolve() / "prefect" / "storage"
+    os.environ.setdefault("PREFECT_RESULTS_LOCAL_STORAGE_PATH", str(storage))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -17,6 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.preflight import check_params
 
     check_params(params)  # before Prefect starts: a bad flag costs no server start and no training
+    keep_prefect_results_in(params.work_dir)
 
     from flows.pipeline import pipeline
     from flows.server import local_api
