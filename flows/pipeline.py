@@ -122,7 +122,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     """Validate the log, train the scorer, learn the network, estimate and store the effects."""
     logger = get_run_logger()
     io = dict(retries=params.io_retries, retry_delay_seconds=params.io_retry_delay_s)
-    configs = check_params(params)  # the UI's and an event's parameters get the CLI's checks too
+    configs = check_params(params, open_db=False)  # the UI's and an event's parameters get the CLI's checks too
 
     log = load_log.with_options(**io)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir

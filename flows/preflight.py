@@ -10,11 +10,13 @@ from common.errors import InputError
 from flows.params import PipelineParams, RunConfigs
 
 
-def check_params(params: PipelineParams) -> RunConfigs:
+def check_params(params: PipelineParams, open_db: bool = True) -> RunConfigs:
     """The run's configs, or InputError naming the first parameter that cannot work and the fix.
 
     The config dataclasses check their own fields (a canonical column as outcome, a bad strategy); the files
     a run reads besides the log (backbone, target-policy prior) are checked here, not after training.
+    `open_db`: also open the database once (the CLI); a flow leaves that to its retried first write, since
+    another process (a watcher's ledger write) may hold the file for a moment.
     """
     try:
         configs = params.to_configs()
@@ -36,6 +38,7 @@ def check_params(params: PipelineParams) -> RunConfigs:
             )
     if params.ope_prior and not Path(params.ope_prior).is_file():
         raise InputError(f"--ope-prior {params.ope_prior!r} is no file; pass a Bernoulli-TS prior YAML or leave it out")
-    with store.connect(params.db):  # a directory, a read-only file or a held lock: said now, not after training
-        pass
+    if open_db:
+        with store.connect(params.db):  # a directory, a read-only file or a held lock: said now, not after training
+            pass
     return configs

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pandas as pd
@@ -33,9 +34,17 @@ def _api(env: dict, method: str, path: str, body: dict | None = None):
         data=None if body is None else json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=15) as resp:
-        text = resp.read()
-    return json.loads(text) if text else None
+    # A busy server (SQLite locked by the worker's and the deploy's writes) answers 503: retried, as Prefect's
+    # own client retries it.
+    for attempt in range(6):
+        try:
+            with urllib.request.urlopen(request, timeout=15) as resp:
+                text = resp.read()
+            return json.loads(text) if text else None
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (502, 503) or attempt == 5:
+                raise
+            time.sleep(1 + attempt)
 
 
 def _deployment_runs(env: dict, deployment_id: str) -> list[dict]:
