@@ -37,6 +37,7 @@ class RunSummary:
     n_clean: int
     n_quarantined: int
     scorer_metrics: dict[str, float]
+    scorer: str  # the backbone and mode the scorer ran with, e.g. "minilm (frozen)"
     edges: tuple[tuple[str, str], ...]  # the network of the first (treatment, outcome) pair
     adjustment_set: tuple[str, ...]  # of the first pair; each estimate carries its own
     estimates: tuple[dict, ...] = field(default_factory=tuple)
@@ -69,7 +70,7 @@ def _publish(summary: RunSummary) -> None:
             f"# recdo run `{summary.run_id}`\n\n"
             f"- data: {summary.source}; rows in {summary.n_in}, processed {summary.n_clean}, "
             f"quarantined {summary.n_quarantined}\n"
-            f"- scorer: {summary.scorer_metrics}\n"
+            f"- scorer {summary.scorer}: {summary.scorer_metrics}\n"
             f"- adjustment set: {list(summary.adjustment_set)}\n"
             f"- learned edges: {', '.join(f'{u} → {v}' for u, v in summary.edges)}\n"
             f"- results: `{summary.db}`, e.g. `SELECT * FROM interventions WHERE run_id = '{summary.run_id}'`\n"
@@ -171,6 +172,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         n_clean=gate.n_clean,
         n_quarantined=gate.n_quarantined,
         scorer_metrics=scored.metrics,
+        scorer=f"{params.backbone} ({params.scorer_mode})",
         edges=reports[0].edges,
         adjustment_set=reports[0].adjustment_set,
         estimates=tuple(asdict(e) for r in reports for e in r.estimates) + tuple(asdict(e) for e in off_policy),

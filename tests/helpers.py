@@ -18,6 +18,7 @@ LIGHT = dict(
     outcomes=["click"],
     baselines={"strategy": "random"},
     n_bootstrap=10,
+    backbone="tiny-bert",  # the random tiny BERT: quick, and the tests' answers do not depend on text
     max_epochs=1,
     batch_size=128,
     off_policy=False,

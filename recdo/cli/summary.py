@@ -115,8 +115,8 @@ def _print_verdicts(console, summary, pairs) -> None:
         if k in ("auc_train", "auc_val", "n_train", "n_val", "samples_per_s")
     )
     console.print(
-        f"rows: {summary.n_in} in, {summary.n_clean} processed, {summary.n_quarantined} quarantined | scorer: "
-        f"{metrics}\n"
+        f"rows: {summary.n_in} in, {summary.n_clean} processed, {summary.n_quarantined} quarantined | scorer "
+        f"{summary.scorer}: {metrics}\n"
         f"network edges ({pairs[0][0]} → {pairs[0][1]}): {', '.join(f'{u}→{v}' for u, v in summary.edges)}\n"
         f"run id: {summary.run_id}   results: {summary.db} (recdo effects --db {summary.db})"
     )

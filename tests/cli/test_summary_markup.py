@@ -39,6 +39,7 @@ def test_summary_prints_markup_like_values_literally(capsys):
         db="r.duckdb",
         estimates=estimates,
         scorer_metrics={"auc_val": float("nan"), "auc_train": 0.61, "n_train": 80.0},
+        scorer="minilm (frozen)",
         n_in=101,
         n_clean=100,
         n_quarantined=1,
@@ -49,7 +50,7 @@ def test_summary_prints_markup_like_values_literally(capsys):
     for value in (*ODD_VALUES, "[bold]random", "run-[i]x", "strategy=[/]x has 1 row"):
         assert value in out, value
     assert "auc_val=— (undefined: the split has only one outcome class)" in out
-    assert "rows: 101 in, 100 processed, 1 quarantined" in out
+    assert "rows: 101 in, 100 processed, 1 quarantined | scorer minilm (frozen): auc_val=—" in out
 
 
 def test_effects_prints_markup_like_values_literally(tmp_path, capsys):

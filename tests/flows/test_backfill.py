@@ -34,6 +34,8 @@ def _args(log, db, work) -> list[str]:
         "click",
         "--baseline",
         "strategy=random",
+        "--backbone",
+        "tiny-bert",
         "--bootstrap",
         "10",
         "--epochs",

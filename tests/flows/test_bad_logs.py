@@ -19,7 +19,8 @@ from recdo.cli import main
 from tests.helpers import query
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
-LIGHT = ["--bootstrap", "10", "--epochs", "1", "--batch-size", "256", "--no-off-policy", "--no-progress"]
+LIGHT = ["--backbone", "tiny-bert", "--bootstrap", "10", "--epochs", "1", "--batch-size", "256"]
+LIGHT += ["--no-off-policy", "--no-progress"]
 LIGHT += ["--treatment", "strategy", "--outcome", "click", "--baseline", "strategy=random", "--retry-delay", "0"]
 
 

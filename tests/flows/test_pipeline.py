@@ -15,7 +15,7 @@ from flows.params import PipelineParams
 from flows.pipeline import pipeline
 from tests.conftest import OBD
 
-FAST = dict(n_bootstrap=30, max_epochs=1, batch_size=128, progress=False, io_retry_delay_s=0.0)
+FAST = dict(n_bootstrap=30, backbone="tiny-bert", max_epochs=1, batch_size=128, progress=False, io_retry_delay_s=0.0)
 
 
 def _params(tmp_path, data, **overrides) -> PipelineParams:
@@ -184,6 +184,7 @@ def test_a_simulation_folder_runs_every_treatment_against_every_outcome(prefect_
     argv = ["run", "--data", str(tmp_path / "sim"), "--db", str(db), "--work-dir", str(tmp_path / "work")]
     assert main(argv + ["--bootstrap", "20", "--retry-delay", "0", "--no-progress"]) == 0
     out = capsys.readouterr().out
+    assert "| scorer tiny-bert (finetune): auc_train=" in out  # the run says which scorer its AUC is of
     for treatment, outcome in (
         ("strategy", "click"),
         ("strategy", "returned"),
@@ -242,6 +243,7 @@ def test_campaign_reaches_off_policy_evaluation(prefect_server, tmp_path, capsys
     shutil.copy(OBD / "bts_prior.yaml", data / "bts_prior.yaml")
     db = tmp_path / "men.duckdb"
     argv = ["run", "--data", str(data), "--campaign", "men", "--db", str(db), "--work-dir", str(tmp_path / "work")]
+    argv += ["--backbone", "tiny-bert"]
     assert main(argv + ["--bootstrap", "20", "--ope-refits", "2", "--retry-delay", "0", "--no-progress"]) == 0
     capsys.readouterr()
 

@@ -15,7 +15,15 @@ import pandas as pd
 from flows.params import PipelineParams
 from flows.pipeline import pipeline
 
-SETTINGS = dict(source="table", n_bootstrap=20, max_epochs=6, batch_size=64, io_retry_delay_s=0.0, progress=False)
+SETTINGS = dict(
+    source="table",
+    backbone="tiny-bert",
+    n_bootstrap=20,
+    max_epochs=6,
+    batch_size=64,
+    io_retry_delay_s=0.0,
+    progress=False,
+)
 
 
 def _interventions(db: Path) -> pd.DataFrame:
