@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.processes import start_ticks  # stdlib only: the supervisor starts without pandas or duckdb
+
 # Migrating a fresh SQLite database on a busy 2-core machine took ~10-40 s here; Prefect's own 20 s
 # ephemeral default is what made concurrent runs fail ("Timed out while attempting to connect").
 STARTUP_TIMEOUT_S = 240.0
@@ -65,23 +67,13 @@ class ServerState:
 # ---- processes and files shared by both sides -------------------------------------------------
 
 
-def _start_time(pid: int) -> str | None:
-    """The kernel's start tick of `pid` (so a reused pid is not taken for a client); None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()  # the name in (...) may hold spaces
-    except FileNotFoundError:
-        return None
-    # A zombie (Z) was killed but not yet reaped by its parent: it runs nothing and holds no port.
-    return None if fields[0] in ("Z", "X") else fields[19]
-
-
 def _token(pid: int) -> str:
-    return f"{pid}-{_start_time(pid)}"
+    return f"{pid}-{start_ticks(pid)}"
 
 
 def _alive(token: str) -> bool:
     pid, _, start = token.partition("-")
-    return _start_time(int(pid)) == start
+    return start_ticks(int(pid)) == start
 
 
 def _live_clients(paths: ServerPaths) -> list[str]:
@@ -155,7 +147,7 @@ def _answering(state: ServerState, timeout_s: float) -> bool:
     """Whether the recorded server serves; a slow answer from a live supervisor's server is waited for, since
     starting a second server on the same database would be worse than waiting."""
     deadline = time.monotonic() + timeout_s
-    while _start_time(state.supervisor_pid) is not None:
+    while start_ticks(state.supervisor_pid) is not None:
         if _healthy(state.url):
             return True
         if time.monotonic() >= deadline:

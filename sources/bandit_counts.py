@@ -14,15 +14,15 @@ from sources.duck import LogPaths, ident, literal, parquet_files, parquet_source
 
 
 def policy_rows(log: LogPaths, policy_column: str, outcome: str, work_dir: str | Path | None = None) -> pd.DataFrame:
-    """Rows and outcome mean per value of the policy column: (policy, n, mean), one line each."""
+    """Rows, outcome mean and positives per value of the policy column: (policy, n, mean, positives), one line each."""
     source = parquet_source(parquet_files(log))
     with spilling(work_dir) as con:
         found = rows(
             con,
-            f"SELECT CAST({ident(policy_column)} AS VARCHAR), count(*), avg(CAST({ident(outcome)} AS DOUBLE)) "
-            f"FROM {source} GROUP BY 1 ORDER BY 1",
+            f"SELECT CAST({ident(policy_column)} AS VARCHAR), count(*), avg(CAST({ident(outcome)} AS DOUBLE)), "
+            f"count(*) FILTER (WHERE {ident(outcome)} = 1) FROM {source} GROUP BY 1 ORDER BY 1",
         )
-    return pd.DataFrame(found, columns=["policy", "n", "mean"])
+    return pd.DataFrame(found, columns=["policy", "n", "mean", "positives"])
 
 
 def bandit_cells(

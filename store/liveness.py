@@ -7,21 +7,13 @@ import socket
 
 import duckdb
 
-
-def _start_ticks(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (/proc), so a reused pid is not taken for the owner."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            # The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+from common.processes import start_ticks
 
 
 def process_owner(pid: int | None = None) -> str:
     """`host:pid:start` of this (or the given) process, as stored in runs.owner."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or '?'}"
+    return f"{socket.gethostname()}:{pid}:{start_ticks(pid) or '?'}"
 
 
 def owner_alive(owner: str) -> bool | None:
@@ -37,7 +29,7 @@ def owner_alive(owner: str) -> bool | None:
         return False
     except PermissionError:  # alive, owned by another user
         return True
-    return ticks in ("?", _start_ticks(pid))
+    return ticks in ("?", start_ticks(pid))
 
 
 def mark_interrupted(con: duckdb.DuckDBPyConnection, by_run_id: str, now: object) -> list[str]:

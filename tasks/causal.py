@@ -104,7 +104,7 @@ def evaluate_target_policy(
     per_policy = bandit_counts.policy_rows(scored_path, policy, outcome, work_dir=Path(scored_path).parent)
     logged = per_policy[per_policy.policy == off_policy.logged]
     n_logged = int(logged.n.iloc[0]) if len(logged) else 0
-    positives = int(round(float(logged["mean"].iloc[0]) * n_logged)) if n_logged else 0
+    positives = int(logged.positives.iloc[0]) if n_logged else 0
     name = f"the logged policy {policy}={off_policy.logged}"
     thin = shortfall(name, n_logged, positives, outcome, config.min_arm_events, f"{policy}={off_policy.logged}")
     if thin:  # every estimator would be the prior's or a single class's: rows that say so, no number
