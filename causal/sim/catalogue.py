@@ -24,6 +24,7 @@ class Catalogue:
     genres: np.ndarray
     relevance_item: np.ndarray  # (I,) item part of rel: 1.5·(quality − 3.5) + 0.5·pop
     popularity: np.ndarray  # (I,) rating count
+    taste_buckets: tuple[str, ...] = ()  # the common genres that name taste buckets, most common first ("other" aside)
 
 
 def load_catalogue(data_dir: Path) -> Catalogue:
@@ -85,4 +86,5 @@ def load_catalogue(data_dir: Path) -> Catalogue:
         genres=movies["genres"].to_numpy(dtype=object),
         relevance_item=1.5 * (quality - 3.5) + 0.5 * pop,
         popularity=n_ratings,
+        taste_buckets=tuple(str(g) for g in common),
     )

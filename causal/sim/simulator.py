@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -11,9 +11,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from causal.sim import model
 from causal.sim.batches import combine_truth, sorted_seconds, write_frames
 from causal.sim.catalogue import Catalogue, load_catalogue
-from causal.sim.model import ACTIVITY, STRATEGIES, logging_policy, reason_probability, sigmoid
+from causal.sim.model import ACTIVITY, STRATEGIES, reason_probability, sigmoid
 from causal.sim.truth import TruthRow, exact_truth
 from common.files import atomic_write_text
 from common.values import check_int
@@ -46,8 +47,13 @@ class SimulatorConfig:
     days: int = 3  # ts spread over this many days from 2024-03-01 UTC
     force_strategy: Literal["popular", "collaborative", "content", "random"] | None = None
     force_reason: int | None = None
+    taste_following: float = 0.0  # λ: weight of the taste row in π(strategy | user); > 0 adds θ_C and item_propensity
+    taste_click_effect: float = 1.0  # scale of θ_C, the taste term of the click logit (only when taste_following > 0)
+    allocation: Mapping[str, Mapping[str, float]] | Sequence[Sequence[float]] | None = None  # replaces π; see model
 
     def __post_init__(self) -> None:
+        if self.allocation is not None:  # kept as a (3, 4) tuple of rows: hashable, and equal when equal
+            object.__setattr__(self, "allocation", tuple(map(tuple, model.allocation_array(self.allocation).tolist())))
         check_int("users", self.users, 3, "use at least 3 users (one per activity tercile)")
         if self.users > 610:
             raise ValueError(
@@ -58,7 +64,7 @@ class SimulatorConfig:
         check_int("n_positions", self.n_positions, 1, "use at least one slot")
         check_int("candidates", self.candidates, 1, "let each strategy draw from at least one item")
         check_int("days", self.days, 1, "spread the log over at least one day")
-        for name in ("confounding", "reason_confounding"):
+        for name in ("confounding", "reason_confounding", "taste_following"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]; got {value!r}; use 0 for a randomised assignment")
@@ -72,6 +78,7 @@ class SimulatorConfig:
             "return_base",
             "return_activity_effect",
             "click_on_return",
+            "taste_click_effect",
         ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not np.isfinite(value):
@@ -133,7 +140,9 @@ def simulate_batches(
         T = taste(u)      the user's most-rated genre, kept if among the three most common, else "other"
         S ~ π(· | A)      strategy ∈ {popular, collaborative, content, random}; logging policy
                           π = (1 − κ)·uniform + κ·π_A  (κ = ``confounding``), π_A favours popular for low
-                          activity and collaborative/content for high activity; ``propensity`` = π(S | A)
+                          activity and collaborative/content for high activity; ``propensity`` = π(S | A).
+                          λ = taste_following > 0: π(· | A, T) = (1 − λ)·π(· | A) + λ·π_T(· | T), θ_C[T] joins
+                          the click logit, ``item_propensity`` = P(I | u); an ``allocation`` replaces π by its A row
         I | S, u          uniform over the strategy's top-``candidates`` unseen items for u: popular = most
                           rated; collaborative = user-neighbour (cosine of rating sets) weighted votes;
                           content = cosine of the item's genres with u's genre profile; random = uniform
@@ -143,7 +152,7 @@ def simulate_batches(
                                         activity (0.5 for mid): mildly confounded through A, never through S
         rel(u, i) = 3·genre_cos(u, i) + 1.5·(quality_i − 3.5) + 0.5·pop_i      (closed form, real data:
                     quality = shrunk mean rating, pop = standardised log rating count)
-        C ~ Bernoulli(σ(c0 + w·rel(u, I) + α_A − β·P + τ·R))        click
+        C ~ Bernoulli(σ(c0 + w·rel(u, I) + α_A [+ θ_C[T]] − β·P + τ·R))        click
         Y ~ Bernoulli(σ(r0 + θ_T + η_A + γ·C))                    returned (user comes back next week)
 
     Impressions are made `batch_impressions` at a time. A log of at most one batch is drawn from the seven
@@ -193,6 +202,12 @@ class _World:
     offsets: np.ndarray  # (P, 2) logit offsets of slot and reason
     p_table: np.ndarray  # (N, S, P, R) mean click probability, item draw integrated out
     taste_return: np.ndarray  # (N,) θ_T of each user
+    policy: np.ndarray  # (N, S) π(strategy | user) of the logging mechanism
+
+
+def sampled_world(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> _World:
+    """The users, pools, click logits and logging policy every impression of `config` draws on."""
+    return _world(config, Path(data_dir), np.random.default_rng(np.random.SeedSequence(config.seed).spawn(7)[0]))
 
 
 def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generator) -> _World:
@@ -226,7 +241,11 @@ def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generat
     pos_vals = np.arange(config.n_positions)
     act_shift = config.activity_effect * (act - 1.0)  # (N,) −α, 0, +α
     offsets = -config.position_bias * pos_vals[:, None] + config.reason_effect * np.array([[0.0, 1.0]])  # (P, 2)
-    base = (config.click_base + config.relevance_weight * rel + act_shift[:, None]).astype(np.float32)  # (N, I)
+    base = config.click_base + config.relevance_weight * rel + act_shift[:, None]
+    rank = model.taste_rank(cat.taste[users], cat.taste_buckets)
+    if config.taste_following > 0:  # a separate step, so that λ = 0 keeps every logit bit for bit
+        base = base + model.taste_click(rank, config.taste_click_effect)[:, None]
+    base = base.astype(np.float32)  # (N, I)
     p_table = np.empty((len(users), len(STRATEGIES), config.n_positions, 2))  # (N, S, P, R)
     for s, name in enumerate(STRATEGIES):
         if name == "random":
@@ -240,7 +259,9 @@ def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generat
             b = np.take_along_axis(base, pools[name], axis=1).astype(np.float64)  # (N, k)
             p_table[:, s] = sigmoid(b[:, None, None, :] + offsets[None, :, :, None]).mean(axis=-1)
     taste_return = np.array([_TASTE_RETURN.get(t, 0.0) for t in cat.taste[users]])
-    return _World(cat, users, act, seen, pools, base, offsets, p_table, taste_return)
+    alloc = None if config.allocation is None else np.array(config.allocation)
+    policy = model.user_policy(act, rank, config.confounding, config.taste_following, alloc)
+    return _World(cat, users, act, seen, pools, base, offsets, p_table, taste_return, policy)
 
 
 def _batch(
@@ -256,10 +277,10 @@ def _batch(
     reason = (rng_ctx.random(m) < rho[a_of]).astype(np.int64)
     if config.force_reason is not None:
         reason = np.full(m, config.force_reason, dtype=np.int64)
-    pi = logging_policy(config.confounding)  # (3, S)
-    cum = np.cumsum(pi[a_of], axis=1)  # (M, S)
+    pi = world.policy[u_of]  # (M, S); π[a_of] of the activity-only policy when λ = 0 and no allocation
+    cum = np.cumsum(pi, axis=1)  # (M, S)
     strategy = np.minimum((rng_strategy.random(m)[:, None] > cum).sum(axis=1), len(STRATEGIES) - 1)
-    propensity = pi[a_of, strategy]
+    propensity = pi[np.arange(m), strategy]
     if config.force_strategy is not None:
         strategy = np.full(m, STRATEGIES.index(config.force_strategy))
         propensity = np.ones(m)  # the forcing policy is deterministic
@@ -289,9 +310,10 @@ def _batch(
         a_of,
         ret_base,
         rho,
-        pi,
+        None,  # `policy` gives each impression's own row of π
         n_positions=config.n_positions,
         click_on_return=config.click_on_return,
+        policy=pi,
     )
 
     ts = _START + pd.to_timedelta(seconds, unit="s")
@@ -316,6 +338,9 @@ def _batch(
     )
     log["item_text"] = log["item_title"] + " | " + log["item_genres"]
     log["partition"] = log["ts"].dt.strftime("%Y-%m-%d")
+    if config.taste_following > 0 or config.allocation is not None:  # absent otherwise: logs stay as they were
+        served = pi if config.force_strategy is None else np.eye(len(STRATEGIES))[strategy]  # forcing: π(S) = 1
+        log["item_propensity"] = model.item_probability(served, world.pools, (~seen).sum(axis=1), u_of, item)
     return SimBatch(log=log, truth=truth)
 
 

@@ -27,15 +27,18 @@ def exact_truth(
     a_of: np.ndarray,
     ret_base: np.ndarray,
     rho: np.ndarray,
-    pi: np.ndarray,
+    pi: np.ndarray | None,
     *,
     n_positions: int,
     click_on_return: float,
+    policy: np.ndarray | None = None,
 ) -> tuple[TruthRow, ...]:
     """Exact E[Y | do(X=v)] averaged over the impressions' contexts; p_imp is (M, S, P, R) click probabilities.
 
     `a_of` is each impression's activity index, `ret_base` its returned logit without the click, `rho` is
     P(reason_shown = 1 | activity) and `pi` the logging policy; slots are uniform over `n_positions`.
+    `policy` (M, S), when given, is each impression's own π(strategy | user) and takes the place of pi[a_of]
+    (the logging policy follows more than activity under taste_following or an allocation).
 
     Exact truth.  For treatment X ∈ {strategy, reason_shown} and value v, the simulator forces X = v for
     every impression and averages the *probabilities* — never sampled outcomes — over the same impression
@@ -52,7 +55,8 @@ def exact_truth(
     q0, q1 = sigmoid(ret_base), sigmoid(ret_base + click_on_return)  # P(returned | click=0/1), (M,)
     p_reason = np.stack([1.0 - rho[a_of], rho[a_of]], axis=1)  # (M, 2) under the logging mechanism
     per_strategy = np.einsum("msrp,p,mr->ms", p_imp.transpose(0, 1, 3, 2), p_pos, p_reason)  # (M, S)
-    per_reason = np.einsum("msrp,p,ms->mr", p_imp.transpose(0, 1, 3, 2), p_pos, pi[a_of])  # (M, 2)
+    pi_imp = pi[a_of] if policy is None else policy  # (M, S)
+    per_reason = np.einsum("msrp,p,ms->mr", p_imp.transpose(0, 1, 3, 2), p_pos, pi_imp)  # (M, 2)
     rows: list[TruthRow] = []
     for treatment, values, probs, baseline in (
         ("strategy", STRATEGIES, per_strategy, "random"),

@@ -12,7 +12,7 @@ from causal.sim.simulator import DEFAULT_DATA, SimulatorConfig, simulate_to
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`recdo simulate --out DIR [--users N] [--impressions M] [--seed S] [--data MOVIELENS_DIR]`."""
+    """`recdo simulate --out DIR [--users N] [--impressions M] [--seed S] [--taste-following X] [--data DIR]`."""
     parser = argparse.ArgumentParser(
         prog="recdo simulate",
         description="Simulate a confounded recommender log on MovieLens with exact interventional truth.",
@@ -20,11 +20,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=SimulatorConfig.users, help="real users to sample (<= 610)")
     parser.add_argument("--impressions", type=int, default=SimulatorConfig.impressions)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--taste-following",
+        type=float,
+        default=SimulatorConfig.taste_following,
+        help="weight in [0, 1] of the user's taste in the logging policy (taste then confounds strategy -> click, "
+        "and the log gains item_propensity); 0 keeps the activity-only log",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for log.parquet and truth.json")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MovieLens folder (ratings.csv, movies.csv)")
     args = parser.parse_args(argv)
     try:
-        config = SimulatorConfig(users=args.users, impressions=args.impressions, seed=args.seed)
+        config = SimulatorConfig(
+            users=args.users, impressions=args.impressions, seed=args.seed, taste_following=args.taste_following
+        )
         started = time.perf_counter()
         # written a batch of impressions at a time: memory stays one batch's however long the log
         out = simulate_to(config, args.out, args.data)
