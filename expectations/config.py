@@ -12,6 +12,8 @@ USER_ID = "user_id"
 ITEM_ID = "item_id"
 POSITION = "position"
 PROPENSITY = "propensity"
+# P(this item | context) under the logging policy (the simulator writes it): how a row was served, not a feature
+ITEM_PROPENSITY = "item_propensity"
 
 # Columns every canonical log has, whatever its outcomes and treatment are called.
 KEY_COLUMNS: tuple[str, ...] = (EVENT_ID, TS, USER_ID, ITEM_ID)
@@ -27,12 +29,12 @@ DEFAULT_FUTURE_TOLERANCE_S = 86_400.0
 
 
 def is_feature_column(name: object) -> bool:
-    """A user or item feature column: `user_*` but not user_id, `item_*` but not item_id or item_text."""
+    """A user or item feature column: `user_*` but not user_id, `item_*` but not item_id, item_text, item_propensity."""
     if not isinstance(name, str):
         return False
     if name.startswith("user_"):
         return name != USER_ID
-    return name.startswith("item_") and name not in (ITEM_ID, ITEM_TEXT)
+    return name.startswith("item_") and name not in (ITEM_ID, ITEM_TEXT, ITEM_PROPENSITY)
 
 
 def feature_columns(columns: Iterable[object]) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ EXCLUDED = frozenset(
         "strategy",
         "position",
         "propensity",
+        "item_propensity",
         "reason_shown",
         "partition",
     }

@@ -167,8 +167,12 @@ def _context_matrix(df: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
     return np.hstack(blocks)
 
 
+# how the item was served (the simulator's item-level logging probability) is no feature of the item
+_NOT_ITEM_FEATURES = ("item_id", "item_text", "item_propensity")
+
+
 def _action_context(df: pd.DataFrame, ids: pd.Series, items: tuple[str, ...]) -> np.ndarray:
-    cols = [c for c in df.columns if isinstance(c, str) and c.startswith("item_") and c not in ("item_id", "item_text")]
+    cols = [c for c in df.columns if isinstance(c, str) and c.startswith("item_") and c not in _NOT_ITEM_FEATURES]
     if not cols:
         return np.eye(len(items))
     per_item = df[cols].groupby(ids.to_numpy(), sort=False).first().reindex(list(items))

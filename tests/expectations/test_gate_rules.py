@@ -256,3 +256,13 @@ def test_a_log_whose_one_column_is_a_delimited_header_is_named_so() -> None:
         DatasetError, match=r"the file is semicolon-delimited; .* --map FILE_COL=event_id \(column_map="
     ):
         run_gate(log, GateConfig())
+
+
+def test_item_propensity_is_how_a_row_was_served_not_an_item_feature():
+    from causal.policy.logged import _NOT_ITEM_FEATURES
+    from expectations.config import feature_columns
+    from scoring.text import EXCLUDED
+
+    columns = ["item_id", "item_text", "item_propensity", "item_genres", "user_activity"]
+    assert feature_columns(columns) == ("item_genres", "user_activity")
+    assert "item_propensity" in EXCLUDED and "item_propensity" in _NOT_ITEM_FEATURES
