@@ -16,13 +16,14 @@ from flows.params import PipelineParams
 from flows.preflight import check_params
 from flows.runners import RunnerConfig, make_runner
 from tasks.cache import CHUNK_CACHE, EFFECTS_CACHE, SCORER_CACHE, cached
-from tasks.causal import bootstrap_chunk, combine_effects, evaluate_target_policy, prepare_effects
+from tasks.causal import bootstrap_chunk, collect_replicates, combine_effects, evaluate_target_policy, prepare_effects
 from tasks.ingest import load_log
 from tasks.partition import select_partition
 from tasks.preflight import check_treatments_task
 from tasks.report import publish_report
 from tasks.score import train_scorer
-from tasks.store import finish_run, start_run, store_effects, store_scores, store_validation
+from tasks.sequential import store_sequential
+from tasks.store import finish_run, start_run, store_effects, store_replicates, store_scores, store_validation
 from tasks.validate import validate_log
 
 
@@ -84,7 +85,7 @@ def _estimate_effects(
     runner_config: RunnerConfig,
     work_dir: str,
     refresh: bool,
-) -> tuple[causal.EffectReport, ...]:
+) -> tuple[tuple[causal.EffectReport, ...], tuple]:
     """Every pair's network, its bootstrap chunks and their combination, all submitted to one task runner.
 
     Each network is learned from the contingency table of its nodes, counted out of core by DuckDB (or by
@@ -92,6 +93,7 @@ def _estimate_effects(
     cluster spreads one network's bootstrap over its workers; the futures go from task to task, so a pair's
     prepared data never passes through the flow.
     Chunks are seeded by their number and combined in order: any runner gives the same estimates.
+    Returns the reports and each pair's replicates (`causal.decide.run.PairReplicates`) for `recdo decide`.
     """
     prepare = cached(prepare_effects, EFFECTS_CACHE, work_dir, refresh)
     chunk = cached(bootstrap_chunk, CHUNK_CACHE, work_dir, refresh)
@@ -112,10 +114,14 @@ def _estimate_effects(
             runner.submit(combine_effects, parameters=dict(scored_path=scored_path, prepared=p, chunks=cs))
             for p, cs in zip(prepared, chunks)
         ]
+        replicates = [
+            runner.submit(collect_replicates, parameters=dict(scored_path=scored_path, prepared=p, chunks=cs))
+            for p, cs in zip(prepared, chunks)
+        ]
         # Upstream first, so a failure surfaces as its own error, not as the "upstream failed" of the tasks after it.
         for future in (*prepared, *(f for cs in chunks for f in cs)):
             future.result()
-        return tuple(f.result() for f in reports)
+        return tuple(f.result() for f in reports), tuple(f.result() for f in replicates)
 
 
 @flow(name="recdo-pipeline", log_prints=True)
@@ -147,13 +153,17 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             gate.clean_path, params.outcome, configs.scorer, run_dir
         )
         store_scores.with_options(**io)(params.db, run_id, scored)
-        reports = _estimate_effects(scored.scored_path, configs.causal, configs.runner, params.work_dir, params.refresh)
+        reports, replicates = _estimate_effects(
+            scored.scored_path, configs.causal, configs.runner, params.work_dir, params.refresh
+        )
         off_policy: tuple = ()
         if configs.off_policy is not None:
             off_policy = evaluate_target_policy(scored.scored_path, configs.off_policy, configs.causal[0])
         else:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
         store_effects.with_options(**io)(params.db, run_id, reports, log.source, params.partition or "all", off_policy)
+        store_replicates.with_options(**io)(params.db, run_id, replicates)
+        store_sequential.with_options(**io)(params.db, run_id)
     except BaseException as exc:
         # Ctrl-C (or the stop of a worker) is no failure of the data or the code: say so in the row.
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from store.sequential import read_sequential
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,6 +29,8 @@ class ReportData:
     quarantine: pd.DataFrame  # rule, n for the run
     quarantine_by_run: pd.DataFrame
     metrics: pd.DataFrame
+    # The run's `sequential_looks`: per ab_diff contrast, the confidence sequence and fixed interval at each look.
+    sequential: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, args: Sequence = ()) -> pd.DataFrame:
@@ -87,4 +91,5 @@ def load(con: duckdb.DuckDBPyConnection, db: str, run_id: str | None = None) -> 
         quarantine=_df(con, by_rule, [run_id]),
         quarantine_by_run=q_by_run,
         metrics=_df(con, "SELECT * FROM scorer_metrics WHERE run_id = ? ORDER BY split, metric", [run_id]),
+        sequential=read_sequential(con, run_id),
     )

@@ -217,3 +217,22 @@ def over_time_svg(rows: pd.DataFrame, title: str) -> str:
     out.append(key)
     out.append("</svg>")
     return "".join(out)
+
+
+SEQUENTIAL_METHODS = {"ab_cs": ("cs_low", "cs_high"), "ab_fixed": ("fixed_low", "fixed_high")}
+
+
+def sequential_svg(looks: pd.DataFrame, title: str) -> str:
+    """One contrast family's looks (`sequential_looks` rows) over partitions: the CS (ab_cs) beside the fixed interval.
+
+    Drawn by `over_time_svg`, so the axis, the markers per treatment value and the method legend are the ones of the
+    per-partition panels; each look becomes two points at its partition, one per interval.
+    """
+    rows = pd.concat(
+        [
+            looks.assign(method=method, ci_low=looks[low], ci_high=looks[high])
+            for method, (low, high) in SEQUENTIAL_METHODS.items()
+        ],
+        ignore_index=True,
+    )
+    return over_time_svg(rows[["partition", "treatment_value", "method", "estimate", "ci_low", "ci_high"]], title)

@@ -15,7 +15,7 @@ import pandas as pd
 from common.files import atomic_write_text
 from report.dag import dag_svg
 from report.data import ReportData, load
-from report.draw import escape, estimate_label, interval_svg, over_time_svg
+from report.draw import escape, estimate_label, interval_svg, over_time_svg, sequential_svg
 
 if TYPE_CHECKING:
     import duckdb
@@ -106,6 +106,61 @@ def by_baseline(frame: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
     return groups
 
 
+def _first(frame: pd.DataFrame, column: str) -> str:
+    """The partition of the first look whose interval excludes 0, or "never"."""
+    hits = frame[frame[column].astype(bool)]
+    return str(hits.partition.iloc[0]) if len(hits) else "never"
+
+
+def monitoring_section(looks: pd.DataFrame) -> list[str]:
+    """'Always-valid monitoring': per (treatment, outcome, baseline), the CS and the fixed interval at each look."""
+    out = ['<h2 id="monitoring">Always-valid monitoring</h2>']
+    if looks.empty:
+        out.append(
+            '<p class="note">no confidence sequences stored for this run '
+            "(it has no ab_diff contrast, or was stored before monitoring)</p>"
+        )
+        return out
+    n_looks = int(looks.look.max())
+    if n_looks < 2:
+        out.append(
+            '<p class="note">skipped: this run is a single look (no earlier partition of the same experiment), '
+            "so there is no sequence to monitor; each later partition's run adds one</p>"
+        )
+        return out
+    alpha = float(looks.alpha.iloc[0])
+    out.append(
+        f'<p class="note">At each look (a partition, pooled with every earlier one of the same experiment): '
+        f"ab_cs is the {1 - alpha:.0%} confidence sequence, which holds at every look at once, so a monitor may stop "
+        f"at the first look where it excludes 0; ab_fixed is the fixed-horizon {1 - alpha:.0%} interval of the same "
+        "rows, valid at one planned look only: checking it at every look inflates false positives.</p>"
+    )
+    for (treatment, outcome), frame in looks.groupby(["treatment", "outcome"], sort=True):
+        for baseline, rows in by_baseline(frame):
+            title = f"{treatment} → {outcome}: A/B difference {versus(treatment, baseline)}, by look"
+            heading = f"what {treatment} does to {outcome} {versus(treatment, baseline)}"
+            out.append(f"<h3>{escape(heading)}</h3>")
+            out.append(sequential_svg(rows, title))
+            last = rows.sort_values("look").groupby("treatment_value", sort=True)
+            verdicts = pd.DataFrame(
+                [
+                    {
+                        "treatment_value": value,
+                        "looks": len(g),
+                        "n_rows": int(g.n_rows.iloc[-1]),
+                        "estimate": float(g.estimate.iloc[-1]),
+                        "cs": f"[{g.cs_low.iloc[-1]:.5g}, {g.cs_high.iloc[-1]:.5g}]",
+                        "fixed": f"[{g.fixed_low.iloc[-1]:.5g}, {g.fixed_high.iloc[-1]:.5g}]",
+                        "CS first excludes 0": _first(g, "rejects_always_valid"),
+                        "fixed first excludes 0": _first(g, "rejects_naive"),
+                    }
+                    for value, g in last
+                ]
+            )
+            out.append(_table(verdicts, list(verdicts.columns), "monitoring"))
+    return out
+
+
 def render(data: ReportData) -> str:
     """The page as one string of HTML: inline CSS and SVG, no scripts, no external resources."""
     run = data.run
@@ -194,6 +249,8 @@ def render(data: ReportData) -> str:
             for baseline, rows in by_baseline(frame):
                 title = f"{treatment} → {outcome}: ATE {versus(treatment, baseline)}, by partition"
                 out.append(over_time_svg(rows, title))
+
+    out.extend(monitoring_section(data.sequential))
 
     out.append('<h2 id="validation">Validation and quarantine</h2>')
     v = data.validation

@@ -22,6 +22,10 @@ METHOD_COLOURS: Mapping[str, str] = MappingProxyType(
         "switch_dr": "#bcbd22",
         "dr_os": "#17becf",
         "dros": "#005f73",
+        # Always-valid monitoring of the A/B difference: one green family with ab_diff, dark for the confidence
+        # sequence (the bound a monitor may stop on), light for the fixed-horizon interval it is drawn beside.
+        "ab_cs": "#00441b",
+        "ab_fixed": "#74c476",
     }
 )
 # Colours for methods the table does not know, none of them in the table above.

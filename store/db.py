@@ -22,6 +22,9 @@ TABLES = (
     "scorer_metrics",
     "bn_edges",
     "interventions",
+    "replicates",
+    "policy_values",
+    "sequential_looks",
 )
 MEMORY_LIMIT = "2GB"
 

@@ -108,3 +108,60 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     emitted_at   TIMESTAMPTZ,
     PRIMARY KEY (sha256, "partition")
 );
+
+-- Decisions (issue 15): every bootstrap replicate of every pair's interventional means, so `recdo decide` computes
+-- P(best) and expected loss from stored results. Segment 'all' is the population; others are the CATE segments.
+CREATE TABLE IF NOT EXISTS replicates (
+    run_id         VARCHAR,
+    treatment      VARCHAR,
+    outcome        VARCHAR,
+    baseline       VARCHAR,     -- the pair's baseline value (lift is against it)
+    segment        VARCHAR,     -- 'all' or the CATE segment node
+    segment_value  VARCHAR,     -- 'all' or the node's state
+    n_rows         BIGINT,      -- log rows in the segment value (its weight in a segment policy's value)
+    replicate      INTEGER,
+    value          VARCHAR,     -- the treatment value
+    mean           DOUBLE       -- P(outcome=1 | do(value)[, segment]) in the replicate; NULL where withheld
+);
+
+-- The segment policy (best value per segment) of each pair, valued by the network's replicates (bn_do) and
+-- doubly robust on the logged rows (dr) during the run, where the log is at hand.
+CREATE TABLE IF NOT EXISTS policy_values (
+    run_id       VARCHAR,
+    treatment    VARCHAR,
+    outcome      VARCHAR,
+    segment      VARCHAR,
+    method       VARCHAR,       -- bn_do | dr
+    policy       JSON,          -- {segment value: treatment value}
+    estimate     DOUBLE,
+    ci_low       DOUBLE,
+    ci_high      DOUBLE,
+    n_rows       BIGINT,
+    explanation  VARCHAR        -- why there is no number
+);
+
+-- Always-valid monitoring (issue 15): per ab_diff contrast, the confidence sequence over the experiment's partitions
+-- up to this run's, beside the fixed-horizon interval at each look (store/sequential.py writes it).
+CREATE TABLE IF NOT EXISTS sequential_looks (
+    run_id               VARCHAR,     -- the run whose monitor this is (its partition is the last look)
+    treatment            VARCHAR,
+    treatment_value      VARCHAR,
+    baseline_value       VARCHAR,
+    outcome              VARCHAR,
+    method               VARCHAR,     -- normal_mixture_cs
+    alpha                DOUBLE,      -- the CS holds at every look at once with probability >= 1 - alpha
+    look                 INTEGER,     -- 1-based, in partition order
+    "partition"          VARCHAR,     -- the partition this look ends with ('all' for a run over the whole log)
+    look_run_id          VARCHAR,     -- the run whose ab_diff row gave this partition's counts
+    n_treatment          BIGINT,      -- rows in the treatment arm up to this look
+    n_control            BIGINT,
+    n_rows               BIGINT,
+    estimate             DOUBLE,      -- pooled mean(treatment) - mean(control) up to this look
+    cs_low               DOUBLE,      -- the always-valid bounds
+    cs_high              DOUBLE,
+    fixed_low            DOUBLE,      -- the fixed-horizon (Wald) interval of the same rows
+    fixed_high           DOUBLE,
+    rejects_always_valid BOOLEAN,     -- the CS excludes 0: a monitor may stop here and keep alpha
+    rejects_naive        BOOLEAN,     -- the fixed interval excludes 0: peeking at these inflates false positives
+    created_at           TIMESTAMPTZ
+);

@@ -133,3 +133,24 @@ def store_effects(
 def finish_run(db: str, run_id: str, status: str, message: str) -> None:
     with store.connect(db) as con:
         store.upsert_run(con, run_id, status=status, finished_at=store.now(), message=message)
+
+
+def policy_values_frame(values: tuple) -> pd.DataFrame:
+    """`policy_values` rows of `causal.decide.policy.PolicyValue`s."""
+    rows = [{**asdict(v), "policy": json.dumps(v.policy, sort_keys=True)} for v in values]
+    columns = ["treatment", "outcome", "segment", "method", "policy", "estimate", "ci_low", "ci_high", "n_rows"]
+    return pd.DataFrame(rows, columns=[*columns, "explanation"])
+
+
+@task(name="store replicates", **_io)
+def store_replicates(db: str, run_id: str, pairs: tuple) -> int:
+    """Every pair's bootstrap replicates and segment-policy values (`causal.decide.run.PairReplicates`).
+
+    Replaces the run's rows like every other table, so a retried run never holds two copies; returns rows written.
+    """
+    frames = [p.frame for p in pairs]
+    replicates = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    with store.connect(db) as con:
+        values = policy_values_frame(tuple(v for p in pairs for v in p.policy_values))
+        store.replace_rows(con, "policy_values", values, run_id)
+        return store.replace_rows(con, "replicates", replicates, run_id)

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from recdo.cli import backfill, effects, run
+from recdo.cli import backfill, decide, effects, run
 from recdo.cli.errors import run_command
 from recdo.cli.summary import print_summary
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_parsers(sub)  # watch, ingest
     backfill.add_parser(sub)
     report.add_parser(sub)
+    decide.add_parser(sub)
     return parser
 
 

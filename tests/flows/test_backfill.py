@@ -185,7 +185,8 @@ def test_report_of_the_backfill_has_every_partition(backfilled, tmp_path):
     from report.page import write_report
 
     html = write_report(backfilled["db"], tmp_path / "r.html").read_text()
-    assert html.count('class="over-time"') == 2  # ATE and interventional mean of strategy → click
+    # ATE and interventional mean of strategy → click over the week, and the always-valid monitor of its A/B contrast
+    assert html.count('class="over-time"') == 3 and "Always-valid monitoring" in html
     for day in WEEK:
         assert f">{day}</text>" in html
     # the run's own report, written by the flow, sits in the work dir

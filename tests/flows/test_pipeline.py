@@ -184,7 +184,8 @@ def test_a_simulation_folder_runs_every_treatment_against_every_outcome(prefect_
     argv = ["run", "--data", str(tmp_path / "sim"), "--db", str(db), "--work-dir", str(tmp_path / "work")]
     assert main(argv + ["--bootstrap", "20", "--retry-delay", "0", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "| scorer tiny-bert (finetune): auc_train=" in out  # the run says which scorer its AUC is of
+    # the default backbone is the pretrained MiniLM on frozen embeddings, and the run says so beside its AUC
+    assert "| scorer minilm (frozen): auc_train=" in out
     for treatment, outcome in (
         ("strategy", "click"),
         ("strategy", "returned"),

@@ -1,0 +1,119 @@
+"""The segment policy (the recommended value in each segment) and its value: by the network and by DR on the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from causal.decide.posterior import Decision
+from causal.decide.replicates import ReplicateSet
+from common.values import percentile_interval
+
+CELL_COLUMNS = ("segment_value", "value", "y", "propensity", "n")  # the log counted for DR
+
+
+@dataclass(frozen=True)
+class PolicyValue:
+    """P(outcome=1) if each segment were served its policy value, by one method; nan with a reason when none."""
+
+    treatment: str
+    outcome: str
+    segment: str
+    method: str  # "bn_do": the network's replicates; "dr": doubly robust on the logged rows
+    policy: dict[str, str]  # segment value -> treatment value
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n_rows: int
+    explanation: str | None = None
+
+
+def segment_policy(decisions: tuple[Decision, ...]) -> dict[str, str] | None:
+    """Segment value -> recommended value, from the decisions of one pair's segments; None when one has none."""
+    policy = {d.segment_value: d.recommended.value for d in decisions if d.recommended is not None}
+    return policy if len(policy) == len(decisions) and policy else None
+
+
+def network_value(sets: tuple[ReplicateSet, ...], policy: dict[str, str], level: float = 0.95) -> PolicyValue:
+    """sum_s P(s) * mu_b(policy(s), s) in each replicate b: its mean and percentile interval.
+
+    P(s) is the segment's share of the log's rows, the population the policy would serve.
+    """
+    first = sets[0]
+    n = sum(r.n_rows for r in sets)
+    draws = sum((r.n_rows / n) * r.means[:, r.values.index(policy[r.segment_value])] for r in sets)
+    draws = np.asarray(draws, dtype=float)
+    common = dict(treatment=first.treatment, outcome=first.outcome, segment=first.segment, policy=dict(policy))
+    if not np.isfinite(draws).any():
+        return PolicyValue(
+            **common,
+            method="bn_do",
+            estimate=np.nan,
+            ci_low=np.nan,
+            ci_high=np.nan,
+            n_rows=n,
+            explanation="no replicate has every segment's policy value",
+        )
+    lo, hi = percentile_interval(draws, level)
+    return PolicyValue(**common, method="bn_do", estimate=float(np.nanmean(draws)), ci_low=lo, ci_high=hi, n_rows=n)
+
+
+def dr_value(
+    cells: pd.DataFrame,
+    policy: dict[str, str],
+    *,
+    treatment: str,
+    outcome: str,
+    segment: str,
+    level: float = 0.95,
+) -> PolicyValue:
+    """Doubly robust value of the deterministic segment policy on the logged rows, counted as `CELL_COLUMNS`.
+
+    V = mean_i [ q(s_i, pi(s_i)) + 1{a_i = pi(s_i)} / p_i * (y_i - q(s_i, a_i)) ], with p_i the logged
+    propensity of the served value and q the outcome rate of (segment value, value) in the log. The logged
+    propensities make it unbiased whatever q misses (confounders beyond the segment); q only cuts its variance.
+    The interval is the normal one from the rows' terms (they are independent given the log's rows).
+    """
+    common = dict(treatment=treatment, outcome=outcome, segment=segment, method="dr", policy=dict(policy))
+    nan = float("nan")
+    n = int(cells["n"].sum()) if len(cells) else 0
+    missing = set(CELL_COLUMNS) - set(cells.columns)
+    if missing:
+        raise ValueError(f"DR cells lack columns {sorted(missing)}; count the log as {list(CELL_COLUMNS)}")
+    bad = cells[~((cells["propensity"] > 0) & (cells["propensity"] <= 1))]
+    unknown = sorted(set(cells["segment_value"].astype(str)) - set(policy))
+    reason = None
+    if n == 0:
+        reason = "the log has no rows with a segment value, a treatment value and a propensity"
+    elif len(bad):
+        reason = f"{int(bad['n'].sum())} logged rows have a propensity outside (0, 1]; DR needs the logging probability"
+    elif unknown:
+        reason = f"segment values {unknown[:5]} of the log have no policy value (binned segment?)"
+    if reason:
+        return PolicyValue(**common, estimate=nan, ci_low=nan, ci_high=nan, n_rows=n, explanation=reason)
+    c = cells.assign(segment_value=cells["segment_value"].astype(str), value=cells["value"].astype(str))
+    grouped = c.assign(yn=c["y"] * c["n"]).groupby(["segment_value", "value"])[["yn", "n"]].sum()
+    q = (grouped["yn"] / grouped["n"]).to_dict()  # outcome rate of (segment value, value)
+    target = c["segment_value"].map(policy)
+    q_target = np.array([q.get((s, a), np.nan) for s, a in zip(c["segment_value"], target)])
+    no_rows = sorted({f"{segment}={s}: {a}" for s, a, qt in zip(c["segment_value"], target, q_target) if np.isnan(qt)})
+    if no_rows:
+        return PolicyValue(
+            **common,
+            estimate=nan,
+            ci_low=nan,
+            ci_high=nan,
+            n_rows=n,
+            explanation=f"the log never served the policy's value in {no_rows[:3]}: no support",
+        )
+    q_served = np.array([q[(s, a)] for s, a in zip(c["segment_value"], c["value"])])
+    match = (c["value"].to_numpy() == target.to_numpy()).astype(float)
+    term = q_target + match / c["propensity"].to_numpy(float) * (c["y"].to_numpy(float) - q_served)
+    w = c["n"].to_numpy(float)
+    mean = float((w * term).sum() / n)
+    var = float((w * (term - mean) ** 2).sum() / max(n - 1, 1))
+    half = NormalDist().inv_cdf((1 + level) / 2) * float(np.sqrt(var / n))
+    return PolicyValue(**common, estimate=mean, ci_low=mean - half, ci_high=mean + half, n_rows=n)
