@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -14,6 +13,9 @@ from causal.config import CausalConfig, OffPolicyConfig
 from expectations.config import GateConfig
 from flows.runners import RunnerConfig
 from scoring.config import AUTO, ScorerConfig, resolve_backbone
+
+if TYPE_CHECKING:
+    from flows.configs import RunConfigs
 
 # Defaults live in the config dataclasses; the fields below read them from there, never repeat them.
 _CAUSAL, _SCORER, _GATE, _RUNNER = CausalConfig(), ScorerConfig(), GateConfig(), RunnerConfig()
@@ -328,56 +330,10 @@ class PipelineParams(BaseModel):
         return PipelineParams(**{**self.model_dump(), **changes})
 
     def to_configs(self) -> RunConfigs:
-        """Every config the run needs, built once from these parameters."""
-        prior = self.resolved_ope_prior()
-        return RunConfigs(
-            gate=GateConfig(
-                outcomes=tuple(self.outcomes),
-                treatments=tuple(self.treatments),
-                max_rejected_share=self.max_rejected_share,
-                missing_as_state=tuple(self.missing_as_state),
-            ),
-            scorer=ScorerConfig(
-                backbone=self.backbone,
-                mode=self.scorer_mode,
-                calibration=self.calibration,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_rows=self.scorer_train_rows,
-                accelerator=self.accelerator,
-                devices=self.devices,
-                strategy=self.strategy,
-                seed=self.seed,
-                progress=self.progress,
-            ),
-            causal=tuple(
-                CausalConfig(
-                    treatment=treatment,
-                    outcome=outcome,
-                    baseline=self.baselines.get(treatment),
-                    n_bootstrap=self.n_bootstrap,
-                    bootstrap_chunk=self.bootstrap_chunk,
-                    equivalent_sample_size=self.equivalent_sample_size,
-                    min_arm_events=self.min_arm_events,
-                    seed=self.seed,
-                    progress=self.progress,
-                )
-                for treatment, outcome in self.pairs()
-            ),
-            runner=RunnerConfig(self.task_runner, self.dask_address, self.max_workers),
-            off_policy=(
-                OffPolicyConfig(
-                    prior=prior,
-                    campaign=self.campaign,
-                    logged=self.ope_logged,
-                    target=self.ope_target,
-                    refits=self.ope_refits,
-                    max_rows=self.ope_max_rows,
-                )
-                if prior
-                else None
-            ),
-        )
+        """Every config the run needs, built once from these parameters (flows/configs.py)."""
+        from flows.configs import run_configs
+
+        return run_configs(self)
 
     def run_id_for(self, data_hash: str) -> str:
         """The run id: given, or a hash of the data and of every parameter that changes the result."""
@@ -387,14 +343,3 @@ class PipelineParams(BaseModel):
         relevant["data"] = data_hash  # the content, not the path, identifies the data
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
         return f"run-{digest[:12]}"
-
-
-@dataclass(frozen=True)
-class RunConfigs:
-    """The frozen configs of one run, each for one stage; off_policy is None when there is no target policy."""
-
-    gate: GateConfig
-    scorer: ScorerConfig
-    causal: tuple[CausalConfig, ...]  # one per (treatment, outcome) pair, in params.pairs() order
-    runner: RunnerConfig
-    off_policy: OffPolicyConfig | None

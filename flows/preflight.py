@@ -7,7 +7,8 @@ from pathlib import Path
 
 import store
 from common.errors import InputError
-from flows.params import PipelineParams, RunConfigs
+from flows.configs import RunConfigs
+from flows.params import PipelineParams
 
 
 def check_params(params: PipelineParams, open_db: bool = True) -> RunConfigs:
