@@ -46,6 +46,7 @@ class ScorerConfig:
     checkpoint_every_n_steps: int = 50  # mid-epoch checkpoints, so a retried task resumes close to where it died
     lora_r: int = 8
     embed_cache: bool = True  # frozen mode: keep embeddings on disk keyed by backbone hash and text hash
+    embed_cache_dir: str | None = None  # where; None: the scorer's work dir. Runs share WORK_DIR/embeddings
     # Logs longer than this train (and validate) on a seeded sample of this many rows that keeps the outcome's
     # share, then every row is scored in batches; a log up to this size trains on every row.
     train_rows: int = 200_000

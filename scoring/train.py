@@ -172,7 +172,8 @@ def fit_scorer(
         if config.mode == "frozen":
             where = resolve_backbone_dir(config.backbone, work_dir / "backbones", vocab_texts, config.seed)
             key = backbone_fingerprint(config.backbone, where)
-            cache = work_dir / "embeddings" / key if config.embed_cache else None
+            shared = Path(config.embed_cache_dir) if config.embed_cache_dir else work_dir / "embeddings"
+            cache = shared / key if config.embed_cache else None
             embed = dict(pooling=pooling, max_length=config.max_length, cache_dir=cache, progress=config.progress)
             user_texts, item_texts = [user_part[i] for i in order], [item_part[i] for i in order]
             u = embed_texts(backbone, tokenizer, user_texts, **embed)
@@ -284,7 +285,7 @@ def _threads(precision: str, backbone: PreTrainedModel) -> int | None:
 
 def _run_key(config: ScorerConfig, texts: list[str], labels: np.ndarray, is_val: np.ndarray) -> str:
     """Checkpoints belong to one (config, data): a resumed run must be the same training run."""
-    fields = {k: v for k, v in asdict(config).items() if k != "progress"}
+    fields = {k: v for k, v in asdict(config).items() if k not in ("progress", "embed_cache_dir")}  # not what trains
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     for text in texts:
         digest.update(text.encode())

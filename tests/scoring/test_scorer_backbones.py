@@ -105,6 +105,12 @@ def test_frozen_mode_caches_embeddings_so_a_rerun_encodes_nothing(tmp_path, log,
     assert np.array_equal(first.scores, second.scores)
     # A different backbone never reads these entries: the cache folder is keyed by the backbone's hash.
     assert len(list((tmp_path / "embeddings").iterdir())) == 1
+    # Another run's scorer work dir with the shared cache (a pipeline passes WORK_DIR/embeddings) encodes nothing
+    shared = ScorerConfig(
+        backbone=str(encoder_dir), mode="frozen", max_epochs=2, embed_cache_dir=str(tmp_path / "embeddings"), **QUIET
+    )
+    third = train_and_score(log, "click", shared, tmp_path / "another-run")
+    assert third.metrics["texts_encoded"] == 0 and np.array_equal(third.scores, first.scores)
 
 
 def test_history_is_newest_first_and_cut_to_the_token_budget(tmp_path) -> None:
