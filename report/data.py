@@ -31,10 +31,19 @@ class ReportData:
     metrics: pd.DataFrame
     # The run's `sequential_looks`: per ab_diff contrast, the confidence sequence and fixed interval at each look.
     sequential: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The run's `replicates` and `policy_values` rows: what `recdo decide` decides from (report/decision.py).
+    replicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    policy_values: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, args: Sequence = ()) -> pd.DataFrame:
     return con.execute(sql, list(args)).df()
+
+
+def run_rows(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> pd.DataFrame:
+    """`table`'s rows of `run_id`; empty in a database made before the table existed (read-only opens add none)."""
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0]
+    return _df(con, f"SELECT * FROM {table} WHERE run_id = ?", [run_id]) if exists else pd.DataFrame()
 
 
 def _partition(params: object) -> str:
@@ -92,4 +101,6 @@ def load(con: duckdb.DuckDBPyConnection, db: str, run_id: str | None = None) -> 
         quarantine_by_run=q_by_run,
         metrics=_df(con, "SELECT * FROM scorer_metrics WHERE run_id = ? ORDER BY split, metric", [run_id]),
         sequential=read_sequential(con, run_id),
+        replicates=run_rows(con, "replicates", run_id),
+        policy_values=run_rows(con, "policy_values", run_id),
     )

@@ -15,6 +15,7 @@ import pandas as pd
 from common.files import atomic_write_text
 from report.dag import dag_svg
 from report.data import ReportData, load
+from report.decision import decision_section
 from report.draw import escape, estimate_label, interval_svg, over_time_svg, sequential_svg
 
 if TYPE_CHECKING:
@@ -232,6 +233,8 @@ def render(data: ReportData) -> str:
         for r in missing.itertuples():
             why = getattr(r, "explanation", None) or "not estimable"
             out.append(f'<p class="note">{escape(estimate_label(r))}: no number ({escape(why)})</p>')
+
+    out.extend(decision_section(data.replicates, data.policy_values, rid))
 
     out.append('<h2 id="partitions">Per partition over time (bn_do, latest completed run of each partition)</h2>')
     ot = data.over_time
