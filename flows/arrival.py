@@ -1,4 +1,4 @@
-"""The event-driven flow: a `recdo.data.arrived` event (file, partition) runs the pipeline on that partition."""
+"""The event-driven flow: a `recdo.data.arrived` event (file, partition) runs the pipeline, then the next allocation."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from pathlib import Path
 
 from prefect import flow
 
+from causal.decide.allocation import check_floor
+from common.errors import InputError
 from flows.defaults import choose, columns_of
 from flows.params import PipelineParams
 from flows.pipeline import RunSummary, pipeline
+from tasks.decide import read_previous_allocation, write_next_allocation
+
+ALLOCATION_DIR = "allocation"  # under the run's work_dir: one <treatment>.json per treatment
 
 
 def arrival_params(
@@ -39,6 +44,14 @@ def arrival_params(
     return run
 
 
+def allocation_paths(run: PipelineParams, allocation: str | None) -> dict[str, str]:
+    """{treatment: allocation file}: `allocation` for the first treatment when named, else work_dir/allocation/."""
+    paths = {t: str(Path(run.work_dir) / ALLOCATION_DIR / f"{t}.json") for t in run.treatments}
+    if allocation:
+        paths[run.treatments[0]] = allocation
+    return paths
+
+
 @flow(name="recdo-on-new-data", log_prints=True)
 def on_new_data(
     file: str,
@@ -48,6 +61,8 @@ def on_new_data(
     baselines: dict[str, str] | None = None,
     db: str | None = None,
     work_dir: str | None = None,
+    allocation: str | None = None,
+    floor: float = 0.05,
     params: PipelineParams = PipelineParams(),
 ) -> RunSummary:
     """The pipeline on `partition` of `file`; every other setting comes from `params` (the deployment's defaults).
@@ -65,6 +80,28 @@ def on_new_data(
         baselines: {treatment: value} ATEs are taken against; null: the deployment's, else derived.
         db: DuckDB file for the results; null: params.db (relative to the worker's directory).
         work_dir: Directory for intermediate files; null: params.work_dir (relative to the worker's directory).
+        allocation: The allocation file (docs/allocation.md) that served this data and that the next allocation
+            replaces, for the first treatment; null: work_dir/allocation/<treatment>.json. Absent: no previous one.
+        floor: Exploration floor of the next allocation: each value is served >= floor / k.
         params: Every other pipeline setting.
+
+    The closed loop: the allocation that served the new data is read first (a broken file fails the run before
+    any work), the pipeline analyses the partition, and the run's stored replicates make the next allocation,
+    written atomically beside the previous one's run id. A pair with no decision leaves the previous file in force.
     """
-    return pipeline(arrival_params(params, file, partition, treatments, outcomes, baselines, db, work_dir))
+    try:
+        check_floor(floor)
+    except ValueError as exc:
+        raise InputError(f"floor: {exc}") from None
+    run = arrival_params(params, file, partition, treatments, outcomes, baselines, db, work_dir)
+    paths = allocation_paths(run, allocation)
+    previous = {t: read_previous_allocation(path) for t, path in paths.items()}
+    summary = pipeline(run)
+    for t, path in paths.items():
+        ref = write_next_allocation(run.db, summary.run_id, t, run.outcome, path, previous[t], floor)
+        if ref.path:
+            after = f"after run {ref.previous_run_id}" if ref.previous_run_id else "the first (no previous allocation)"
+            print(f"next allocation of {t} for {ref.outcome}: {Path(ref.path).resolve()} ({after})")
+        else:
+            print(f"no next allocation of {t} for {ref.outcome}: {ref.explanation}")
+    return summary

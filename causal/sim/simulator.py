@@ -168,7 +168,7 @@ def simulate_batches(
     m = config.impressions
     if m <= batch_impressions:
         seconds = np.sort(rngs[6].integers(0, config.days * 86_400, size=m))
-        yield _batch(world, config, 0, m, rngs[:6], seconds)
+        yield draw_batch(world, config, 0, m, rngs[:6], seconds)
         return
     n_batches = -(-m // batch_impressions)
     children = [s.spawn(n_batches) for s in seeds[:6]]
@@ -178,7 +178,7 @@ def simulate_batches(
         first = b * batch_impressions
         size = min(batch_impressions, m - first)
         seconds = sorted_seconds(first, first + size, day_counts, day_seeds)
-        yield _batch(world, config, first, size, [np.random.default_rng(c[b]) for c in children], seconds)
+        yield draw_batch(world, config, first, size, [np.random.default_rng(c[b]) for c in children], seconds)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class SimBatch:
 
 
 @dataclass(frozen=True)
-class _World:
+class World:
     """What every impression draws on: the sampled users, their strategy pools and exact click probabilities."""
 
     cat: Catalogue
@@ -205,12 +205,12 @@ class _World:
     policy: np.ndarray  # (N, S) π(strategy | user) of the logging mechanism
 
 
-def sampled_world(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> _World:
+def sampled_world(config: SimulatorConfig, data_dir: Path = DEFAULT_DATA) -> World:
     """The users, pools, click logits and logging policy every impression of `config` draws on."""
     return _world(config, Path(data_dir), np.random.default_rng(np.random.SeedSequence(config.seed).spawn(7)[0]))
 
 
-def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generator) -> _World:
+def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generator) -> World:
     cat = load_catalogue(data_dir)
     users = np.sort(rng_users.choice(len(cat.user_ids), size=config.users, replace=False))  # (N,)
     act = cat.activity[users]  # (N,)
@@ -261,11 +261,11 @@ def _world(config: SimulatorConfig, data_dir: Path, rng_users: np.random.Generat
     taste_return = np.array([_TASTE_RETURN.get(t, 0.0) for t in cat.taste[users]])
     alloc = None if config.allocation is None else np.array(config.allocation)
     policy = model.user_policy(act, rank, config.confounding, config.taste_following, alloc)
-    return _World(cat, users, act, seen, pools, base, offsets, p_table, taste_return, policy)
+    return World(cat, users, act, seen, pools, base, offsets, p_table, taste_return, policy)
 
 
-def _batch(
-    world: _World, config: SimulatorConfig, first: int, m: int, rngs: list[np.random.Generator], seconds: np.ndarray
+def draw_batch(
+    world: World, config: SimulatorConfig, first: int, m: int, rngs: list[np.random.Generator], seconds: np.ndarray
 ) -> SimBatch:
     """Impressions first .. first+m-1, drawn from the six per-stage generators, at the given sorted seconds."""
     rng_users, rng_ctx, rng_strategy, rng_item, rng_click, rng_return = rngs
