@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from causal.config import CausalConfig, OffPolicyConfig
@@ -20,11 +21,15 @@ class RunConfigs:
     causal: tuple[CausalConfig, ...]  # one per (treatment, outcome) pair, in params.pairs() order
     runner: RunnerConfig
     off_policy: OffPolicyConfig | None
+    user_history: str | None = None  # the users' text history file (params.resolved_user_history), checked
 
 
 def run_configs(params: Any) -> RunConfigs:
     """Every config the run needs, from a flows.params.PipelineParams (its to_configs; typed Any: no import circle)."""
     prior = params.resolved_ope_prior()
+    history = params.resolved_user_history()
+    if history is not None:
+        _check_history_file(history)
     return RunConfigs(
         gate=GateConfig(
             outcomes=tuple(params.outcomes),
@@ -44,6 +49,8 @@ def run_configs(params: Any) -> RunConfigs:
             strategy=params.strategy,
             seed=params.seed,
             progress=params.progress,
+            # a text is embedded once per work dir, whichever run (partition, parameters) meets it first
+            embed_cache_dir=str(Path(params.work_dir) / "embeddings"),
         ),
         causal=tuple(
             CausalConfig(
@@ -72,4 +79,17 @@ def run_configs(params: Any) -> RunConfigs:
             if prior
             else None
         ),
+        user_history=history,
     )
+
+
+def _check_history_file(path: str) -> None:
+    """ValueError (check_params makes it an InputError) unless `path` is a CSV or Parquet file."""
+    if not Path(path).is_file():
+        raise ValueError(
+            f"--user-history {path!r} is no file; pass a CSV/Parquet of (user_id, ts, text) rows or leave it out"
+        )
+    if Path(path).suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(
+            f"--user-history {path!r} must be a .csv or .parquet file of (user_id, ts, text) rows; convert it to one"
+        )

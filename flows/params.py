@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from causal.config import CausalConfig, OffPolicyConfig
+from common.errors import InputError
+from common.files import sha256_file
 from expectations.config import GateConfig
 from flows.runners import RunnerConfig
 from scoring.config import AUTO, ScorerConfig, resolve_backbone
@@ -24,6 +26,8 @@ _CAUSAL, _SCORER, _GATE, _RUNNER = CausalConfig(), ScorerConfig(), GateConfig(),
 # what it is: left out of the run id, so a retry with more patience is still the same run.
 _NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
 _NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
+USER_HISTORY_FILE = "user_history.parquet"  # what `recdo simulate` writes beside log.parquet
+NO_USER_HISTORY = "none"  # user_history that turns the bundled default off (a benchmark timing the rest)
 # A run id names a folder under work_dir/runs and a report file: letters, digits and . _ - only, so no id
 # (`../../tmp/x`, `/etc`, a UI form's field) can place a file outside the work directory.
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -171,6 +175,15 @@ class PipelineParams(BaseModel):
         description=(
             "Bernoulli-TS prior YAML defining the target policy; default: DATA/bts_prior.yaml when `data` is an Open "
             "Bandit directory holding one."
+        ),
+    )
+    user_history: str | None = Field(
+        None,
+        description=(
+            "A CSV or Parquet file of the users' histories as text, rows (user_id, ts, text): only rows before the "
+            "log's first impression become each user's pre-treatment `user_text` state; default: "
+            "DATA/user_history.parquet when `data` is a folder holding one (a `recdo simulate` folder does); "
+            "'none': no text features even then."
         ),
     )
     ope_logged: str = Field(
@@ -325,6 +338,15 @@ class PipelineParams(BaseModel):
         bundled = Path(self.data) / "bts_prior.yaml"
         return str(bundled) if self.resolved_source() == "obd" and bundled.is_file() else None
 
+    def resolved_user_history(self) -> str | None:
+        """The users' text history file, given or bundled in the `data` folder; None when there is none."""
+        if self.user_history == NO_USER_HISTORY:
+            return None
+        if self.user_history:
+            return self.user_history
+        bundled = Path(self.data) / USER_HISTORY_FILE
+        return str(bundled) if bundled.is_file() else None
+
     def with_changes(self, **changes: object) -> PipelineParams:
         """A copy with `changes`, validated again (unlike model_copy): the one way flows derive parameters."""
         return PipelineParams(**{**self.model_dump(), **changes})
@@ -341,5 +363,18 @@ class PipelineParams(BaseModel):
             return self.run_id
         relevant = self.model_dump(exclude=_NOT_IN_RUN_ID)
         relevant["data"] = data_hash  # the content, not the path, identifies the data
+        relevant.pop("user_history")  # absent unless used: a run without a history keeps the id it always had
+        history = self.resolved_user_history()
+        if history is not None:  # its content changes the user_text states: hashed like the log (a few MB)
+            relevant["user_history"] = _history_hash(history)
         digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
         return f"run-{digest[:12]}"
+
+
+def _history_hash(path: str) -> str:
+    """sha256 of the history file's bytes, or InputError naming the flag when there is no such file."""
+    if not Path(path).is_file():
+        raise InputError(
+            f"--user-history {path!r} is no file; pass a CSV/Parquet of (user_id, ts, text) rows or leave it out"
+        )
+    return sha256_file(path)

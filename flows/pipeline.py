@@ -17,6 +17,7 @@ from flows.preflight import check_params
 from flows.runners import RunnerConfig, make_runner
 from tasks.cache import CHUNK_CACHE, EFFECTS_CACHE, SCORER_CACHE, cached
 from tasks.causal import bootstrap_chunk, collect_replicates, combine_effects, evaluate_target_policy, prepare_effects
+from tasks.decision import publish_decision
 from tasks.ingest import load_log
 from tasks.partition import select_partition
 from tasks.preflight import check_treatments_task
@@ -24,6 +25,7 @@ from tasks.report import publish_report
 from tasks.score import train_scorer
 from tasks.sequential import store_sequential
 from tasks.store import finish_run, start_run, store_effects, store_replicates, store_scores, store_validation
+from tasks.text import user_text_task
 from tasks.validate import validate_log
 
 
@@ -149,8 +151,10 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
         if gate.failure:
             raise expectations.GateFailed(gate.failure)
         check_treatments_task(gate.clean_path, configs.causal, params.work_dir)  # before training, as one line
+        # the users' pre-log history as a user_text column (pre-treatment), when a history file is given or bundled
+        clean_path = user_text_task(gate.clean_path, configs.user_history, params.work_dir, run_dir, params.seed)
         scored = cached(train_scorer, SCORER_CACHE, params.work_dir, params.refresh)(
-            gate.clean_path, params.outcome, configs.scorer, run_dir
+            clean_path, params.outcome, configs.scorer, run_dir
         )
         store_scores.with_options(**io)(params.db, run_id, scored)
         reports, replicates = _estimate_effects(
@@ -189,4 +193,5 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     )
     _publish(summary)
     publish_report(params.db, run_id, params.work_dir, params.partition)
+    publish_decision(params.db, run_id)
     return summary

@@ -147,6 +147,14 @@ FLAGS: tuple[Flag, ...] = (
     Flag(
         "--ope-prior", "ope_prior", "Bernoulli-TS prior YAML defining the target policy; default: DATA/bts_prior.yaml"
     ),
+    Flag(
+        "--user-history",
+        "user_history",
+        "CSV/Parquet of the users' histories as text (user_id, ts, text); rows before the log's first impression "
+        "become each user's user_text state; default: DATA/user_history.parquet when --data is a folder holding one; "
+        "'none': no text features",
+        metavar="FILE",
+    ),
     Flag("--ope-logged", "ope_logged", "treatment value whose rows are the logged data for off-policy evaluation"),
     Flag("--ope-target", "ope_target", "name the target policy's estimates are stored under"),
     Flag("--ope-refits", "ope_refits", "reward-model refits for the DM/DR-family intervals", type=int),

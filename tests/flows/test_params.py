@@ -57,7 +57,8 @@ def test_defaults_agree_with_the_config_dataclasses():
     # the BDeu prior strength once differed (1.0 in the flow, 10.0 in CausalConfig): library callers got the wrong one
     assert params.equivalent_sample_size == CausalConfig().equivalent_sample_size == 1.0
     assert configs.causal == (CausalConfig(treatment="policy", outcome="click", baseline="random"),)
-    assert configs.scorer == ScorerConfig(backbone="minilm", mode="frozen")  # 'auto' with the package installed
+    # 'auto' with the package installed; frozen embeddings are shared by every run of the work dir
+    assert configs.scorer == ScorerConfig(backbone="minilm", mode="frozen", embed_cache_dir=".recdo/embeddings")
     assert configs.gate == GateConfig(outcomes=("click",), treatments=("policy",))
     assert configs.runner == RunnerConfig()
     assert configs.off_policy == OffPolicyConfig(prior="data/obd-sample/bts_prior.yaml")
