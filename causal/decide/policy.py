@@ -109,6 +109,9 @@ def dr_value(
             n_rows=n,
             explanation=f"the log never served the policy's value in {no_rows[:3]}: no support",
         )
+    wrong = _not_treatment_propensity(c, treatment, n)
+    if wrong:
+        return PolicyValue(**common, estimate=nan, ci_low=nan, ci_high=nan, n_rows=n, explanation=wrong)
     q_served = np.array([q[(s, a)] for s, a in zip(c["segment_value"], c["value"])])
     match = (c["value"].to_numpy() == target.to_numpy()).astype(float)
     term = q_target + match / c["propensity"].to_numpy(float) * (c["y"].to_numpy(float) - q_served)
@@ -117,3 +120,24 @@ def dr_value(
     var = float((w * (term - mean) ** 2).sum() / max(n - 1, 1))
     half = NormalDist().inv_cdf((1 + level) / 2) * float(np.sqrt(var / n))
     return PolicyValue(**common, estimate=mean, ci_low=mean - half, ci_high=mean + half, n_rows=n)
+
+
+def _not_treatment_propensity(cells: pd.DataFrame, treatment: str, n: int) -> str | None:
+    """Why the log's `propensity` column is not P(treatment = served value | context), or None when it can be.
+
+    A log records one logging probability per row, of one decision (the simulator's is the strategy's); asked
+    about another treatment (reason_shown), DR would weight by the wrong probability and answer wrongly. A true
+    propensity passes a necessary check: for every value v, sum over rows served v of 1/p estimates the number of
+    rows (Horvitz-Thompson); off by more than 4 of its standard errors (and 5%), the column is of something else.
+    """
+    for value, group in cells.groupby(cells["value"].astype(str)):
+        p, k = group["propensity"].to_numpy(float), group["n"].to_numpy(float)
+        count = float((k / p).sum())
+        spread = 4.0 * float(np.sqrt((k * (1.0 - p) / p**2).sum()))
+        if abs(count - n) > max(spread, 0.05 * n):
+            return (
+                f"the log's propensity column is not P({treatment} | context): over the rows served {treatment}="
+                f"{value} its inverse weights count {count:,.0f} rows of {n:,}; DR needs the probability that the "
+                f"logger chose {treatment} (a log records one such column, here likely of another treatment)"
+            )
+    return None

@@ -54,6 +54,11 @@ def test_dr_is_unbiased_with_logged_propensities_where_the_naive_mean_is_not():
     assert np.isnan(none.estimate) and "propensity outside (0, 1]" in none.explanation
     unseen = dr_value(cells[cells.value == "a"], {"s": "b"}, treatment="t", outcome="y", segment="seg")
     assert np.isnan(unseen.estimate) and "never served the policy's value" in unseen.explanation
+    # The simulator's propensity is the strategy's; asked about reason_shown, DR would weight by the wrong
+    # probability (its inverse weights count 4x the rows): no number, and a sentence that says why
+    other = cells.assign(propensity=[0.05, 0.05, 0.2, 0.2])
+    wrong = dr_value(other, {"s": "b"}, treatment="reason_shown", outcome="y", segment="seg")
+    assert np.isnan(wrong.estimate) and "not P(reason_shown | context)" in wrong.explanation
 
 
 def test_a_pair_without_a_segment_policy_still_gets_rows_that_say_why():
