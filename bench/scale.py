@@ -101,6 +101,8 @@ def run_size(rows: int, args: argparse.Namespace) -> dict:
     cmd += ["--work-dir", str(work), "--bootstrap", str(args.bootstrap)]
     if not args.causal_only:
         cmd += ["--db", str(work / "recdo.duckdb"), "--backbone", args.backbone, "--scorer-mode", args.scorer_mode]
+        # the users' text history costs the same at any size (610 users): left out, so sizes compare stage by stage
+        cmd += ["--user-history", args.user_history]
     print(f"{rows:>11,} rows: {mode} ...", flush=True)
     seconds, peak, code = measured(cmd, folder / f"{mode}.log")
     if code:
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--backbone", default="minilm")
     parser.add_argument("--scorer-mode", default="frozen")
+    parser.add_argument("--user-history", default="none", help="a history file for user_text, or none")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seed-rows", type=int, default=10_000_000, help="rows per simulated seed; more: a folder")
     parser.add_argument("--work", type=Path, default=Path("/tmp/recdo-scale"), help="logs and work files")
