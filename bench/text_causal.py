@@ -10,11 +10,15 @@ and each user's real MovieLens rating history before the log as text:
     Estimators (each |estimate - truth| / truth, averaged over seeds and targets):
       ipw, snipw        item weights target / item_propensity
       dm_logistic/dr_*  a cross-fitted id-free logistic reward model WITHOUT text (see IdFreeLogistic)
-      dm_text, dr_text  the cross-fitted TextRewardModel on MiniLM user (history mean) and item vectors
-      mips_text         MIPS over k-means clusters of the MiniLM item vectors, k = round(sqrt(I)) fixed in advance
+      dm_text, dr_text  the cross-fitted TextRewardModel on MiniLM user (history mean) and item vectors plus the
+                        same id-free columns (text_reward_model)
+      mips_text         MIPS over an action embedding (MIPS_EMBEDDING): k-means clusters of the MiniLM item vectors
+                        (MIPS_TEXT_CLUSTERS) x popularity band x the logger's candidate pools holding the item
+      offcem_text       OffCEM: the same embedding's weights on the text model's residual, plus its DM value
 (b) confounding: bn_do ATEs of every strategy vs random on click (causal.effects.estimate.estimate_effects) with
-    user_taste in the log (observed), dropped (hidden), or dropped with user_text, the k-means state of each
-    user's MiniLM history vector from ratings strictly before the log's first ts (hidden_text).
+    user_taste in the log (observed), dropped (hidden), or dropped with user_text from each user's MiniLM history
+    strictly before the log's first ts (hidden_text; representation TEXT_REPRESENTATION, K = TEXT_STATES).
+Settings were chosen on dev seeds 100-102 only (bench/README.md); the reported seeds are 0-4.
 
     python bench/text_causal.py [--seeds 0,1,2,3,4] [--impressions 50000] [--json FILE] [--cache DIR]
 """
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -35,24 +38,34 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.text_causal_models import (  # noqa: E402
+    MIPS_EMBEDDING,
+    MIPS_TEXT_CLUSTERS,
+    POP_BANDS,
+    action_embedding,
+    id_free_logistic,
+    mips_clusters,
+    text_reward_model,
+)
 from causal.config import CausalConfig  # noqa: E402
 from causal.effects.estimate import estimate_effects  # noqa: E402
 from causal.policy.item_level import evaluate_items  # noqa: E402
 from causal.policy.item_support import ItemLevelLog, item_level_log  # noqa: E402
-from causal.policy.text_reward import CrossFit, TextRewardModel, cross_fit  # noqa: E402
+from causal.policy.text_reward import TextRewardModel  # noqa: E402
 from causal.sim.history import user_history  # noqa: E402
-from causal.sim.model import ACTIVITY, STRATEGIES  # noqa: E402
+from causal.sim.model import STRATEGIES  # noqa: E402
 from causal.sim.simulator import DEFAULT_DATA, Simulation, SimulatorConfig, simulate  # noqa: E402
 from causal.sim.taste import ItemWorld, item_world  # noqa: E402
 from common.values import jsonable  # noqa: E402
 from scoring.text_features import UserText, item_vectors, user_text_features, with_user_text  # noqa: E402
 
-OPE_NAMES = ("ipw", "snipw", "dm_logistic", "dr_logistic", "dm_text", "dr_text", "mips_text")
+OPE_NAMES = ("ipw", "snipw", "dm_logistic", "dr_logistic", "dm_text", "dr_text", "mips_text", "offcem_text")
 VARIANTS = ("observed", "hidden", "hidden_text")
 TASTE_FOLLOWING = 0.5  # λ: the value the simulator's commit measured hidden-taste bias at (+0.03 to +0.05)
 SCORER_OFFSET = 1_000  # the target scorer's log is seed s + 1,000: never a log the bench evaluates
 SOFTMAX_TEMPERATURE = 0.5  # on the scorer's logits: a stochastic policy between greedy and the scorer's spread
-TEXT_STATES = 6  # user_text states, user_text_features' default
+TEXT_STATES = 6  # user_text states: k-means of the text-predicted strategy propensities (dev seeds 100-102)
+TEXT_REPRESENTATION = "propensity"  # user_text_features(representation=), its C and shares defaults: dev-chosen
 DEFAULT_CACHE = Path(".recdo/bench-cache")
 VectorsOf = Callable[[list[str]], np.ndarray]
 
@@ -69,72 +82,30 @@ class SeedData:
     text: UserText  # user_text states (frame) and the cutoff they respect
 
 
-@dataclass(frozen=True)
-class IdFreeLogistic:
-    """A logistic reward model without text and without item ids: what the log and the logger know as columns.
-
-    Features of (user u, item a): one-hots of u's user_activity and user_taste (logged columns; taste is observed
-    in the off-policy table), whether a lies in each non-random strategy's candidate pool for u (the logger's own
-    candidate sets, which it needs anyway to record item_propensity), and log1p of a's MovieLens rating count
-    (the public popularity the popular strategy ranks by). Genres are left out: they are half of the item text
-    ("title | genres"), and this model is the no-text baseline. Linear in these, so the (N, I) predictions are
-    user term + pool terms + popularity term, computed per block of users.
-    """
-
-    activity: np.ndarray  # (N,) activity index
-    taste: np.ndarray  # (N,) taste bucket index
-    pools: tuple[np.ndarray, ...]  # (N, I) bool per non-random strategy
-    popularity: np.ndarray  # (I,) standardised log1p rating count
-    C: float = 100.0  # LogisticRewardModel's (obp's example configuration)
-
-    def cross_fit(self, log: ItemLevelLog, n_folds: int, seed: int) -> CrossFit:
-        n_taste = int(self.taste.max()) + 1
-        users = np.hstack([np.eye(len(ACTIVITY))[self.activity], np.eye(n_taste)[self.taste]])  # (N, 3 + T)
-
-        def fit(train: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-            from sklearn.linear_model import LogisticRegression
-
-            u, a = log.user[train], log.item[train]
-            pool_cols = np.column_stack([p[u, a] for p in self.pools]).astype(float)
-            x = np.hstack([users[u], pool_cols, self.popularity[a, None]])
-            model = LogisticRegression(C=self.C, max_iter=10_000, random_state=seed).fit(x, log.reward[train])
-            beta, bias = model.coef_[0], float(model.intercept_[0])
-            k = users.shape[1]
-            user_term, pool_beta, pop_beta = users @ beta[:k] + bias, beta[k : k + len(self.pools)], beta[-1]
-
-            def predict(block: np.ndarray) -> np.ndarray:
-                logit = user_term[block, None] + pop_beta * self.popularity[None, :]
-                for b, p in zip(pool_beta, self.pools):
-                    logit = logit + b * p[block]
-                return 1.0 / (1.0 + np.exp(-logit))  # (k users, I)
-
-            return predict
-
-        return cross_fit(fit, log, n_folds, seed)
-
-
 def minilm_vectors(cache: Path) -> VectorsOf:
     """Frozen MiniLM vectors with the persistent cache: the catalogue and histories are encoded once, ever."""
     return lambda texts: item_vectors(texts, cache_dir=cache)
 
 
-def mips_clusters(item_vecs: np.ndarray, seed: int = 0) -> np.ndarray:
-    """k-means labels of the item vectors, k = round(sqrt(I)): fixed by the catalogue's size, never by the truth."""
-    from sklearn.cluster import KMeans
-    from threadpoolctl import threadpool_limits
-
-    k = max(2, round(math.sqrt(len(item_vecs))))
-    with threadpool_limits(limits=1):  # OpenMP's spinning workers crawl on a shared machine
-        return KMeans(n_clusters=k, n_init=3, random_state=seed).fit(item_vecs).labels_.astype(np.int64)
-
-
-def prepare(seed: int, impressions: int, taste_following: float, vectors_of: VectorsOf, data: Path) -> SeedData:
+def prepare(
+    seed: int,
+    impressions: int,
+    taste_following: float,
+    vectors_of: VectorsOf,
+    data: Path,
+    *,
+    representation: str = TEXT_REPRESENTATION,
+    n_states: int = TEXT_STATES,
+) -> SeedData:
     """Simulate seed s, build its ItemWorld, and read its users' pre-log histories into text features."""
     sim = simulate(SimulatorConfig(impressions=impressions, seed=seed, taste_following=taste_following), data)
     world = item_world(sim, data)
     history = user_history(data, world.users)
     cutoff = sim.log["ts"].min()  # the leakage rule: history strictly before the first impression
-    text = user_text_features(history, cutoff, vectors_of, TEXT_STATES, seed, users=world.users)
+    text = user_text_features(
+        history, cutoff, vectors_of, n_states, seed, users=world.users, representation=representation,
+        treatment_log=sim.log if representation == "propensity" else None,
+    )  # fmt: skip
     return SeedData(
         sim=sim,
         world=world,
@@ -159,34 +130,23 @@ def target_policies(d: SeedData, scorer_log: pd.DataFrame) -> dict[str, np.ndarr
     return targets
 
 
-def id_free_logistic(d: SeedData, data: Path) -> IdFreeLogistic:
-    w, log = d.world, d.sim.log
-    first = log.drop_duplicates("user_id").set_index("user_id").reindex(w.users)
-    activity = first["user_activity"].map({a: k for k, a in enumerate(ACTIVITY)}).fillna(1).to_numpy(int)
-    taste_codes, _ = pd.factorize(first["user_taste"].fillna("other"), sort=True)
-    pools = []
-    for name in STRATEGIES[:-1]:
-        member = np.zeros(w.q.shape, dtype=bool)
-        member[np.arange(len(w.users))[:, None], w.pools[name]] = True
-        pools.append(member)
-    counts = pd.read_csv(data / "ratings.csv", usecols=["movieId"])["movieId"].astype(str).value_counts()
-    pop = np.log1p(counts.reindex(w.items, fill_value=0).to_numpy(dtype=float))
-    return IdFreeLogistic(activity, taste_codes, tuple(pools), (pop - pop.mean()) / pop.std())
-
-
-def off_policy(d: SeedData, scorer_log: pd.DataFrame, clusters: np.ndarray, data: Path) -> list[dict]:
+def off_policy(
+    d: SeedData, scorer_log: pd.DataFrame, clusters: np.ndarray, data: Path, *, embedding: str = MIPS_EMBEDDING
+) -> list[dict]:
     """One record per (target, estimator): estimate, interval, truth and relative error."""
     seed = d.sim.config.seed
     targets = target_policies(d, scorer_log)
-    text = TextRewardModel().cross_fit(d.user_vecs, d.item_vecs, d.log, n_folds=2, seed=seed)
-    logistic = id_free_logistic(d, data).cross_fit(d.log, n_folds=2, seed=seed)
+    idf = id_free_logistic(d.world, d.sim.log, data)
+    text = text_reward_model(idf).cross_fit(d.user_vecs, d.item_vecs, d.log, n_folds=2, seed=seed)
+    logistic = idf.cross_fit(d.log, n_folds=2, seed=seed)
+    actions = action_embedding(clusters, idf, embedding)
     records = []
     for tname, target in targets.items():
         truth = d.world.value(target)
-        common = dict(logging=d.world.logging, clusters=clusters)
+        common = dict(logging=d.world.logging, clusters=actions)
         by_text = evaluate_items(
             d.log, target, q_logged=text.q_logged, q_target=text.predict(target),
-            methods=("ipw", "snipw", "dm", "dr", "mips"), **common,
+            methods=("ipw", "snipw", "dm", "dr", "mips", "offcem"), **common,
         )  # fmt: skip
         by_logit = evaluate_items(
             d.log, target, q_logged=logistic.q_logged, q_target=logistic.predict(target), methods=("dm", "dr")
@@ -194,7 +154,7 @@ def off_policy(d: SeedData, scorer_log: pd.DataFrame, clusters: np.ndarray, data
         named = {
             "ipw": by_text["ipw"], "snipw": by_text["snipw"], "dm_logistic": by_logit["dm"],
             "dr_logistic": by_logit["dr"], "dm_text": by_text["dm"], "dr_text": by_text["dr"],
-            "mips_text": by_text["mips"],
+            "mips_text": by_text["mips"], "offcem_text": by_text["offcem"],
         }  # fmt: skip
         for name, e in named.items():
             diag = e.diagnostics
@@ -259,7 +219,7 @@ def run(
         scorer = simulate(SimulatorConfig(impressions=impressions, seed=seed + SCORER_OFFSET,
                                           taste_following=taste_following), data).log  # fmt: skip
         if clusters is None:  # the catalogue's clusters: the same items and vectors for every seed
-            clusters = mips_clusters(d.item_vecs)
+            clusters = mips_clusters(d.item_vecs, MIPS_TEXT_CLUSTERS)
         t1 = time.perf_counter()
         ope_records += off_policy(d, scorer, clusters, data)
         t2 = time.perf_counter()
@@ -274,7 +234,9 @@ def run(
     return summarise(ope_records, conf_records) | {
         "config": {"seeds": seeds, "impressions": impressions, "taste_following": taste_following,
                    "bootstrap": bootstrap, "mips_clusters": int(clusters.max()) + 1,
-                   "softmax_temperature": SOFTMAX_TEMPERATURE, "text_states": TEXT_STATES},
+                   "softmax_temperature": SOFTMAX_TEMPERATURE, "text_states": TEXT_STATES,
+                   "text_representation": TEXT_REPRESENTATION, "mips_embedding": MIPS_EMBEDDING,
+                   "pop_bands": POP_BANDS},
         "timings_s": timings,
         "ope_records": ope_records,
         "confounding_records": conf_records,
@@ -323,7 +285,8 @@ def print_tables(result: dict) -> None:
     targets = sorted(result["ope"]["ipw"]["by_target"])
     print(f"{'estimator':<13}{'mean rel err':>13}" + "".join(f"{t:>14}" for t in targets))
     for name, row in result["ope"].items():
-        print(f"{name:<13}{row['rel_error']:>13.4f}" + "".join(f"{row['by_target'][t]:>14.4f}" for t in targets))
+        by = row["by_target"]
+        print(f"{name:<13}{row['rel_error']:>13.4f}" + "".join(f"{by.get(t, float('nan')):>14.4f}" for t in targets))
     print(f"{'variant':<13}{'median |ATE err|':>18}{'coverage':>10}")
     for name, row in result["confounding"].items():
         print(f"{name:<13}{row['ate_error']:>18.4f}{row['coverage']:>10.2f}")

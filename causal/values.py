@@ -7,7 +7,9 @@ from typing import Literal
 
 Edge = tuple[str, str]  # (parent, child)
 Estimand = Literal["interventional_mean", "ate", "cate"]
-Method = Literal["bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy"]
+Method = Literal[
+    "bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy", "cuped", "cupac"
+]
 
 
 @dataclass(frozen=True)

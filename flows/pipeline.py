@@ -17,6 +17,7 @@ from flows.preflight import check_params
 from flows.runners import RunnerConfig, make_runner
 from tasks.cache import CHUNK_CACHE, EFFECTS_CACHE, SCORER_CACHE, cached
 from tasks.causal import bootstrap_chunk, collect_replicates, combine_effects, evaluate_target_policy, prepare_effects
+from tasks.cuped import cuped_effects
 from tasks.decision import publish_decision
 from tasks.ingest import load_log
 from tasks.partition import select_partition
@@ -136,6 +137,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     log = load_log.with_options(**io)(
         params.data, params.resolved_source(), params.campaign, dict(params.column_map), params.work_dir
     )
+    whole_log = log.path  # CUPED's pre-period: the dates of the log before the partition
     if params.partition:  # one day of the log (event-driven runs, backfills); the partition is part of the run id
         log = select_partition(log, params.partition)
     run_id = params.run_id_for(log.data_hash)
@@ -165,7 +167,10 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             off_policy = evaluate_target_policy(scored.scored_path, configs.off_policy, configs.causal[0])
         else:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
-        store_effects.with_options(**io)(params.db, run_id, reports, log.source, params.partition or "all", off_policy)
+        per_user = cuped_effects(scored.scored_path, whole_log, params.partition, configs.causal, reports, run_dir)
+        store_effects.with_options(**io)(
+            params.db, run_id, reports, log.source, params.partition or "all", off_policy + per_user
+        )
         store_replicates.with_options(**io)(params.db, run_id, replicates)
         store_sequential.with_options(**io)(params.db, run_id)
     except BaseException as exc:

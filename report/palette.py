@@ -26,6 +26,10 @@ METHOD_COLOURS: Mapping[str, str] = MappingProxyType(
         # sequence (the bound a monitor may stop on), light for the fixed-horizon interval it is drawn beside.
         "ab_cs": "#00441b",
         "ab_fixed": "#74c476",
+        # Variance-reduced A/B differences on per-user outcomes: warm golds, apart from the greens of the plain ones
+        # they are drawn beside (another outcome, <outcome>_per_user) and from every colour above.
+        "cuped": "#a6761d",
+        "cupac": "#e6ab02",
     }
 )
 # Colours for methods the table does not know, none of them in the table above.

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 USER_TEXT = "user_text"  # a user_* column, so the network plan puts it in the pre-treatment tier
 NO_HISTORY = "none"  # the state of a user the caller asked for who has no history row before the cutoff
 MAX_LENGTH = 128  # tokens per text: "title | genres" fits many times over; MiniLM was trained on 128
+OTHER_STATE = "other"  # the "dominant" states held by fewer than min_share of the users, merged
+REPRESENTATIONS = ("mean", "dominant", "propensity")
+# The propensity head's defaults, chosen on bench/text_causal.py's dev seeds (100-102): unit-norm mean vectors
+# have coordinates near 0.05, so C = 1 shrank the head to near-constant propensities.
+PROPENSITY_C = 100.0
+PROPENSITY_SHARES = 20
 LEAKAGE_RULE = "leakage rule: text features use only history strictly before the log's first impression"
 
 VectorsOf = Callable[[list[str]], np.ndarray]
@@ -33,7 +39,7 @@ class UserText:
 
     frame: pd.DataFrame  # user_id (str), user_text (str: "t0".."t{k-1}", or NO_HISTORY)
     vectors: np.ndarray  # (users, H) float64 in frame order; zeros for a user with no history before the cutoff
-    centroids: np.ndarray  # (k, H): centroid i is state f"t{i}"
+    centroids: np.ndarray  # centroid i is state f"t{i}": (k, H) text space; (k, T) treatment space for "propensity"
     cutoff: pd.Timestamp  # only history rows with ts < cutoff were read
     n_rows: int  # history rows used (before the cutoff)
     n_texts: int  # distinct texts passed to vectors_of
@@ -117,15 +123,47 @@ def user_text_features(
     seed: int = 0,
     *,
     users: Sequence[object] | None = None,
+    representation: str = "mean",
+    min_share: float = 0.02,
+    treatment_log: pd.DataFrame | None = None,
+    treatment: str = "strategy",
+    covariates: Sequence[str] = ("user_activity",),
+    propensity_c: float = PROPENSITY_C,
+    propensity_shares: int = PROPENSITY_SHARES,
 ) -> UserText:
-    """Each user's mean text vector over history rows with ts < cutoff (L2-normalised), k-means'd into "t0".. states.
+    """Each user's text state "t0".. from history rows with ts < cutoff; `vectors` is the unit mean history vector.
 
     `vectors_of` maps texts to an (n, H) array; it is called once, on the distinct texts in sorted order.
     States are numbered by falling cluster size (ties by centroid), so a relabelling of k-means never shows.
     `users`: the users to describe (e.g. the log's); those without a pre-cutoff row get NO_HISTORY and a zero
     vector. By default every user with a pre-cutoff row, so rows at or after the cutoff change nothing at all.
+    `representation` (REPRESENTATIONS):
+    - "mean": k-means (n_clusters) of the users' unit mean history vectors.
+    - "dominant": k-means (n_clusters) of the distinct history texts' vectors into item-text clusters; a user's
+      state is the cluster holding most of their history rows (ties: the lower, i.e. larger, cluster). States
+      held by fewer than `min_share` of the described users are merged into OTHER_STATE.
+    - "propensity": a multinomial logistic (inverse regularisation `propensity_c`) of `treatment_log[treatment]`
+      on [mean vector, the user's shares of history rows in `propensity_shares` item-text clusters (as
+      "dominant" builds them; 0 leaves them out), one-hots of `covariates`] (the logged treatment, never an
+      outcome), each user's predicted treatment distribution k-means'd (n_clusters): the text summarised for
+      what the logger did (CausalBERT's propensity head).
     """
     check_int("n_clusters", n_clusters, 1, "use at least one text state, e.g. 6")
+    if representation not in REPRESENTATIONS:
+        raise InputError(
+            f"representation must be one of {list(REPRESENTATIONS)}; got {representation!r}; fix: use 'mean' "
+            "(the default), 'dominant' or 'propensity'"
+        )
+    if not 0 <= min_share < 1:
+        raise InputError(f"min_share must lie in [0, 1); got {min_share!r}; fix: e.g. 0.02 (2% of users)")
+    if not propensity_c > 0:
+        raise InputError(f"propensity_c must be > 0; got {propensity_c!r}; fix: e.g. {PROPENSITY_C:g}")
+    check_int("propensity_shares", propensity_shares, 0, "use 0 (no cluster shares) or e.g. 20 clusters")
+    if representation == "propensity" and treatment_log is None:
+        raise InputError(
+            "representation='propensity' needs treatment_log (the log with user_id, the treatment and covariates); "
+            "fix: pass the log, or use representation='mean' or 'dominant'"
+        )
     missing = [c for c in ("user_id", "ts", "text") if c not in history.columns]
     if missing:
         raise InputError(
@@ -154,8 +192,20 @@ def user_text_features(
         means = np.zeros((0, 0))
     unit = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
 
-    labels, centroids = _clusters(unit, n_clusters, seed)
-    frame = pd.DataFrame({"user_id": np.asarray(user_ids, dtype=object), USER_TEXT: [f"t{i}" for i in labels]})
+    if representation == "dominant" and n_texts:
+        per_cluster, centroids = _rows_per_text_cluster(counts, table, n_clusters, seed)
+        labels = per_cluster.argmax(axis=1)  # argmax takes the lower index on ties
+    elif representation == "propensity" and n_users:
+        x = unit
+        if propensity_shares > 0:
+            per_cluster, _ = _rows_per_text_cluster(counts, table, propensity_shares, seed)
+            x = np.hstack([unit, per_cluster / per_cluster.sum(axis=1, keepdims=True)])
+        scores = _treatment_propensity(x, pd.Index(user_ids), treatment_log, treatment, covariates, propensity_c, seed)
+        labels, centroids = _clusters(scores, n_clusters, seed)
+    else:
+        labels, centroids = _clusters(unit, n_clusters, seed)
+    states = np.array([f"t{i}" for i in labels], dtype=object)
+    frame = pd.DataFrame({"user_id": np.asarray(user_ids, dtype=object), USER_TEXT: states})
     vectors = unit
     if users is not None:
         wanted = pd.Index(pd.unique(pd.Series(list(users), dtype=object).astype(str)))
@@ -163,9 +213,11 @@ def user_text_features(
         has = position >= 0
         vectors = np.zeros((len(wanted), unit.shape[1] if n_users else 0))
         vectors[has] = unit[position[has]]
-        states = np.full(len(wanted), NO_HISTORY, dtype=object)
-        states[has] = frame[USER_TEXT].to_numpy()[position[has]]
-        frame = pd.DataFrame({"user_id": np.asarray(wanted, dtype=object), USER_TEXT: states})
+        described = np.full(len(wanted), NO_HISTORY, dtype=object)
+        described[has] = frame[USER_TEXT].to_numpy()[position[has]]
+        frame = pd.DataFrame({"user_id": np.asarray(wanted, dtype=object), USER_TEXT: described})
+    if representation == "dominant":
+        frame[USER_TEXT] = _merge_rare(frame[USER_TEXT], min_share)
     return UserText(frame=frame, vectors=vectors, centroids=centroids, cutoff=cut, n_rows=len(before), n_texts=n_texts)
 
 
@@ -174,6 +226,58 @@ def with_user_text(log: pd.DataFrame, features: UserText) -> pd.DataFrame:
     check_cutoff(log, features.cutoff)
     states = dict(zip(features.frame["user_id"], features.frame[USER_TEXT]))
     return log.assign(**{USER_TEXT: log["user_id"].astype(str).map(states).fillna(NO_HISTORY).to_numpy()})
+
+
+def _merge_rare(states: pd.Series, min_share: float) -> np.ndarray:
+    """States held by fewer than min_share of the users become OTHER_STATE (NO_HISTORY is kept as it is)."""
+    share = states.value_counts(normalize=True)
+    rare = [s for s in share.index[share < min_share] if s != NO_HISTORY]
+    return states.where(~states.isin(rare), OTHER_STATE).to_numpy(dtype=object)
+
+
+def _rows_per_text_cluster(
+    counts: sparse.csr_matrix, table: np.ndarray, k: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """((users, k) history rows in each of k k-means clusters of the distinct texts' vectors, the centroids)."""
+    text_labels, centroids = _clusters(table, k, seed)
+    onehot = sparse.csr_matrix(
+        (np.ones(len(table)), (np.arange(len(table)), text_labels)), shape=(len(table), len(centroids))
+    )
+    return np.asarray((counts @ onehot).toarray()), centroids
+
+
+def _treatment_propensity(
+    features: np.ndarray,
+    user_ids: pd.Index,
+    log: pd.DataFrame,
+    treatment: str,
+    covariates: Sequence[str],
+    c: float,
+    seed: int,
+) -> np.ndarray:
+    """(users, T) predicted P(treatment | user's text vector, covariates), fitted on the log's rows (no outcome)."""
+    from sklearn.linear_model import LogisticRegression
+
+    missing = [c for c in ("user_id", treatment, *covariates) if c not in log.columns]
+    if missing:
+        raise InputError(
+            f"representation='propensity' needs columns {missing} in treatment_log (columns: "
+            f"{sorted(map(str, log.columns))}); fix: pass the log with user_id, {treatment!r} and {list(covariates)}"
+        )
+    rows = log.assign(user_id=log["user_id"].astype(str))
+    rows = rows[rows["user_id"].isin(user_ids)]
+    if rows[treatment].nunique() < 2:
+        raise InputError(
+            f"representation='propensity' needs at least two values of {treatment!r} among the described users' "
+            f"rows; found {rows[treatment].nunique()}; fix: use representation='mean'"
+        )
+    # A user's covariates are their first row's: pre-treatment user_* columns do not change within a user.
+    first = rows.drop_duplicates("user_id").set_index("user_id").reindex(user_ids)
+    dummies = pd.get_dummies(first[list(covariates)].astype(str), dtype=float).to_numpy()
+    x_user = np.hstack([features, dummies])  # (users, features + one-hots)
+    x = x_user[user_ids.get_indexer(rows["user_id"])]
+    model = LogisticRegression(C=c, max_iter=5_000, random_state=seed).fit(x, rows[treatment].astype(str))
+    return model.predict_proba(x_user)
 
 
 def _clusters(unit: np.ndarray, n_clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,11 @@
 # unbiased when the reward depends on the item only through its cluster and pi_0(c | u) > 0 wherever
 # pi_e(c | u) > 0, and its weights vary far less than the item weights over thousands of items.
 # "snmips" (self-normalised MIPS) is offered beside the contract's names.
+#
+# OffCEM (Saito, Udagawa & Joachims, WWW 2023) = mean(q_target + w_e (r - q_logged)): the cluster weights
+# correct only the reward model's residual, so MIPS's within-cluster bias becomes the model's, and the model's
+# bias is corrected across clusters. Clusters may also be per user, an (N, I) array (e.g. a text cluster
+# crossed with whether the item is in the user's candidate pool): pi(c | u) then sums over a's with c(u, a) = c.
 
 from __future__ import annotations
 
@@ -39,10 +44,11 @@ from causal.policy.logged import OPEError
 __all__ = ["ITEM_METHODS", "ItemLevelLog", "evaluate_items", "item_level_log"]
 
 ITEM_METHODS: tuple[str, ...] = ("ipw", "snipw", "dm", "dr", "sndr", "mips")
-KNOWN = (*ITEM_METHODS, "snmips")
+KNOWN = (*ITEM_METHODS, "snmips", "offcem")
 ITEM_WEIGHTED = frozenset({"ipw", "snipw"})  # need every target item inside the logger's item support
 CLUSTER_WEIGHTED = frozenset({"mips", "snmips"})  # need it inside the logger's cluster support
-MODEL_BASED = frozenset({"dm", "dr", "sndr"})
+MODEL_BASED = frozenset({"dm", "dr", "sndr", "offcem"})
+MODEL_CLUSTER = frozenset({"offcem"})  # cluster weights on the reward model's residual
 USES_ITEM_WEIGHTS = frozenset({"ipw", "snipw", "dr", "sndr"})
 
 
@@ -84,7 +90,7 @@ def evaluate_items(
     needs_model = sorted(MODEL_BASED & set(methods))
     q_l = _row_vector(q_logged, log, "q_logged", bool(set(needs_model) - {"dm"}))
     q_t = _row_vector(q_target, log, "q_target", bool(needs_model))
-    wanted_clusters = sorted(CLUSTER_WEIGHTED & set(methods))
+    wanted_clusters = sorted((CLUSTER_WEIGHTED | MODEL_CLUSTER) & set(methods))
     if wanted_clusters and (pi_0 is None or clusters is None):
         raise OPEError(
             f"estimators {wanted_clusters} need logging (the (N, I) logging policy) and clusters (one per item) to "
@@ -99,10 +105,10 @@ def evaluate_items(
     if USES_ITEM_WEIGHTS & set(methods):
         w = pi_e[log.user, log.item] / check_pscore(log, next(m for m in methods if m in USES_ITEM_WEIGHTS))
     if pi_0 is not None and clusters is not None:  # support in embedding space is reported whenever it can be
-        c = check_clusters(clusters, n_items)
+        c = check_clusters(clusters, n_items, int(pi_e.shape[0]))
         target_c, logging_c = cluster_marginal(pi_e, c), cluster_marginal(pi_0, c)
         diag.update(cluster_support(log, target_c, logging_c))
-        c_m = c[log.item]
+        c_m = c[log.item] if c.ndim == 1 else c[log.user, log.item]
         # A logged row's cluster has pi_0(c | u) >= pi_0(a | u) > 0 (check_logging_agrees), so no division by 0.
         w_e = target_c[log.user, c_m] / logging_c[log.user, c_m]
 
@@ -124,7 +130,7 @@ def _estimate(
     diag: dict,
 ) -> PolicyEstimate:
     extra: dict = {}
-    weights = w_e if method in CLUSTER_WEIGHTED else None if method == "dm" else w
+    weights = w_e if method in CLUSTER_WEIGHTED | MODEL_CLUSTER else None if method == "dm" else w
     if method in CLUSTER_WEIGHTED:
         # The bias when this fails grows with the reward's spread across items within a cluster.
         extra["assumption"] = "the reward depends on the item only through its cluster (no direct effect)"
@@ -132,7 +138,7 @@ def _estimate(
         extra.update(weight_summary(weights))
         extra["weights"] = (
             "pi_e(cluster | user) / pi_0(cluster | user)"
-            if method in CLUSTER_WEIGHTED
+            if method in CLUSTER_WEIGHTED | MODEL_CLUSTER
             else ("pi_e(item | user) / pscore")
         )
     if method in MODEL_BASED:
@@ -171,7 +177,7 @@ def _influence_terms(
     if method == "dm":
         return q_t
     residual = r - q_l
-    if method == "dr":
+    if method in ("dr", "offcem"):  # offcem's w is the cluster weight w_e
         return q_t + w * residual
     if method == "sndr":
         c = float((w * residual).sum() / w.sum())

@@ -109,19 +109,25 @@ def check_pscore(log: ItemLevelLog, method: str) -> np.ndarray:
     return p
 
 
-def check_clusters(clusters: np.ndarray, n_items: int) -> np.ndarray:
-    """(I,) int64 cluster of each item (the discrete action embedding), checked."""
+def check_clusters(clusters: np.ndarray, n_items: int, n_users: int | None = None) -> np.ndarray:
+    """(I,) int64 cluster of each item, or (N, I) per user and item (the discrete action embedding), checked."""
     c = np.asarray(clusters)
-    if c.shape != (n_items,) or not np.issubdtype(c.dtype, np.integer) or (c < 0).any():
+    shapes = [(n_items,)] + ([(n_users, n_items)] if n_users is not None else [])
+    if c.shape not in shapes or not np.issubdtype(c.dtype, np.integer) or (c < 0).any():
         raise OPEError(
-            f"clusters must be ({n_items},) integers >= 0, one cluster per catalogue item; got shape {c.shape} "
-            f"dtype {c.dtype}; e.g. KMeans labels of the item-text embeddings"
+            f"clusters must be integers >= 0 of shape {' or '.join(map(str, shapes))}: one cluster per catalogue "
+            f"item (or per user and item); got shape {c.shape} dtype {c.dtype}; e.g. KMeans labels of the "
+            "item-text embeddings"
         )
     return c.astype(np.int64)
 
 
 def cluster_marginal(pi: np.ndarray, clusters: np.ndarray) -> np.ndarray:
-    """pi(c | u) = sum_{a in c} pi(a | u): (N, I) -> (N, C)."""
+    """pi(c | u) = sum_{a in c} pi(a | u): (N, I) -> (N, C); clusters (I,) or per user (N, I)."""
+    if clusters.ndim == 2:
+        n_c = int(clusters.max()) + 1
+        flat = (np.arange(pi.shape[0])[:, None] * n_c + clusters).ravel()
+        return np.bincount(flat, weights=pi.ravel(), minlength=pi.shape[0] * n_c).reshape(pi.shape[0], n_c)
     n_items = clusters.shape[0]
     onehot = sparse.csr_array(
         (np.ones(n_items), (np.arange(n_items), clusters)), shape=(n_items, int(clusters.max()) + 1)

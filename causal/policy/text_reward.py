@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import expit
@@ -94,7 +94,7 @@ def _checked(q: np.ndarray, n_users: int, n_items: int | None, log: ItemLevelLog
 
 @dataclass(frozen=True)
 class TextRewardModel:
-    """Logistic regression of the reward on [u * v, u, v] for user vector u and item vector v, cross-fitted.
+    """Logistic regression of the reward on [u * v, u, v, extras] for user vector u and item vector v, cross-fitted.
 
     The vectors are first projected together onto their top `n_components` principal axes (one
     projection for users and items, so u * v stays an inner-product term; None keeps all of them).
@@ -106,6 +106,12 @@ class TextRewardModel:
     C: float = 1.0
     n_components: int | None = 32
     max_iter: int = 1000
+    # Id-free features beside the text, as the pipeline's scorer sees item features beside item text: each enters
+    # the logit linearly. extra_user (N, du) per user (e.g. activity one-hots), extra_item (I, di) per item (e.g.
+    # popularity), extra_pair a tuple of (N, I) per (user, item) (e.g. whether the item is in a candidate pool).
+    extra_user: np.ndarray | None = field(default=None, compare=False, repr=False)
+    extra_item: np.ndarray | None = field(default=None, compare=False, repr=False)
+    extra_pair: tuple[np.ndarray, ...] = field(default=(), compare=False, repr=False)
 
     def fit_predict_folds(
         self, user_vecs: np.ndarray, item_vecs: np.ndarray, log: ItemLevelLog, n_folds: int = 2, seed: int = 0
@@ -119,7 +125,29 @@ class TextRewardModel:
     ) -> CrossFit:
         """The CrossFit object behind fit_predict_folds (its fold models are reusable for more targets)."""
         u, v = self._reduce(user_vecs, item_vecs, log)
-        return cross_fit(lambda train: self._fit(u, v, log, train, seed), log, n_folds, seed)
+        extras = self._extras(u.shape[0], v.shape[0])
+        return cross_fit(lambda train: self._fit(u, v, log, train, seed, extras), log, n_folds, seed)
+
+    def _extras(self, n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """(extra_user (N, du), extra_item (I, di), extra_pair) as float arrays, checked; du = di = 0 when absent."""
+        out = []
+        for name, value, rows in (("extra_user", self.extra_user, n_users), ("extra_item", self.extra_item, n_items)):
+            a = np.zeros((rows, 0)) if value is None else np.asarray(value, dtype=float)
+            a = a[:, None] if a.ndim == 1 else a
+            if a.ndim != 2 or a.shape[0] != rows or not np.isfinite(a).all():
+                raise OPEError(
+                    f"{name} must be a finite ({rows}, d) array, one row per {'user' if rows == n_users else 'item'} "
+                    f"in the vectors' order; got shape {np.shape(value)}"
+                )
+            out.append(a)
+        # Bool pairs (pool membership) stay bool: a float copy of three (610, 9,742) pools would be 140 MB.
+        pairs = tuple(a if (a := np.asarray(p)).dtype == bool else a.astype(float) for p in self.extra_pair)
+        for k, p in enumerate(pairs):
+            if p.shape != (n_users, n_items) or not np.isfinite(p).all():
+                raise OPEError(
+                    f"extra_pair[{k}] must be a finite (N users, I items) = ({n_users}, {n_items}) array; got {p.shape}"
+                )
+        return out[0], out[1], pairs
 
     def _reduce(self, user_vecs: np.ndarray, item_vecs: np.ndarray, log: ItemLevelLog) -> tuple[np.ndarray, np.ndarray]:
         u = np.asarray(user_vecs, dtype=float)
@@ -152,7 +180,15 @@ class TextRewardModel:
         axes = eigvec[:, :keep]  # (H, k)
         return (u - centre) @ axes, (v - centre) @ axes
 
-    def _fit(self, u: np.ndarray, v: np.ndarray, log: ItemLevelLog, train: np.ndarray, seed: int) -> UserItemModel:
+    def _fit(
+        self,
+        u: np.ndarray,
+        v: np.ndarray,
+        log: ItemLevelLog,
+        train: np.ndarray,
+        seed: int,
+        extras: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]] | None = None,
+    ) -> UserItemModel:
         from sklearn.linear_model import LogisticRegression
 
         y = log.reward[train]
@@ -161,19 +197,27 @@ class TextRewardModel:
         if np.unique(y).size < 2:  # one class in the training folds: the only sensible prediction is that value
             value = float(y[0]) if y.size else float(log.reward.mean())
             return lambda users: np.full((users.size, v.shape[0]), value)
-        uu, vv = u[log.user[train]], v[log.item[train]]
-        x = np.hstack([uu * vv, uu, vv])  # (n_train, 3k)
+        eu, ei, pairs = extras if extras is not None else (np.zeros((u.shape[0], 0)), np.zeros((v.shape[0], 0)), ())
+        tu, ti = log.user[train], log.item[train]
+        uu, vv = u[tu], v[ti]
+        pair_cols = np.column_stack([p[tu, ti] for p in pairs]) if pairs else np.zeros((len(train), 0))
+        x = np.hstack([uu * vv, uu, vv, eu[tu], ei[ti], pair_cols])  # (n_train, 3k + du + di + dp)
         mu, sd = x.mean(axis=0), x.std(axis=0)
         sd[sd == 0] = 1.0
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed).fit((x - mu) / sd, y)
         beta = model.coef_[0] / sd
         bias = float(model.intercept_[0] - (model.coef_[0] * mu / sd).sum())
-        k = u.shape[1]
-        w1, w2, w3 = beta[:k], beta[k : 2 * k], beta[2 * k :]
-        item_term = v @ w3 + bias  # (I,)
+        k, du, di = u.shape[1], eu.shape[1], ei.shape[1]
+        w1, w2, w3 = beta[:k], beta[k : 2 * k], beta[2 * k : 3 * k]
+        wu, wi, wp = beta[3 * k : 3 * k + du], beta[3 * k + du : 3 * k + du + di], beta[3 * k + du + di :]
+        user_term = u @ w2 + eu @ wu  # (N,)
+        item_term = v @ w3 + ei @ wi + bias  # (I,)
 
         def predict(users: np.ndarray) -> np.ndarray:
-            return expit((u[users] * w1) @ v.T + (u[users] @ w2)[:, None] + item_term[None, :])  # (k users, I)
+            logit = (u[users] * w1) @ v.T + user_term[users, None] + item_term[None, :]  # (k users, I)
+            for b, p in zip(wp, pairs):
+                logit = logit + b * p[users]
+            return expit(logit)
 
         return predict
 

@@ -69,10 +69,29 @@ def test_a_tiny_run_returns_both_tables_in_the_contract_shape(capsys: pytest.Cap
     # the strategies' own distributions are inside the logger's support: IPW has bounded weights there
     ipw_popular = next(r for r in records if (r["target"], r["estimator"]) == ("popular", "ipw"))
     assert ipw_popular["max_weight"] < 50
-    assert result["timings_s"]["total"] > 0 and result["config"]["mips_clusters"] == 99  # round(sqrt(9,742))
+    assert result["timings_s"]["total"] > 0 and result["config"]["mips_clusters"] == 30  # MIPS_TEXT_CLUSTERS
 
 
 def test_seeds_must_be_integers(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--seeds", "0,one"])
     assert "--seeds must be comma-separated integers like 0,1,2; got '0,one'" in capsys.readouterr().err
+
+
+def test_action_embeddings_cross_text_clusters_with_popularity_bands_and_the_users_pools() -> None:
+    from bench.text_causal_models import IdFreeLogistic, action_embedding, popularity_bands
+
+    pop = np.array([0.0, 0.0, 0.0, 1.0, 2.0, 3.0])  # half the items share the lowest value: ties merge bands
+    bands = popularity_bands(pop, 5)
+    assert bands.tolist() == [1, 1, 1, 2, 3, 3]  # quintile edges 0, 0, 1, 2 -> 0, 1, 2; band = edges <= value
+    pools = (np.array([[1, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0]], bool), np.array([[1, 1, 0, 0, 0, 0]] * 2, bool))
+    idf = IdFreeLogistic(np.zeros(2, int), np.zeros(2, int), pools, pop)
+    text = np.array([0, 1, 0, 1, 0, 1])
+    assert np.array_equal(action_embedding(text, idf, "text"), text)
+    assert action_embedding(text, idf, "text_pop").tolist() == [1, 6, 1, 7, 3, 8]  # text * 5 + band
+    per_user = action_embedding(text, idf, "text_pop_pool")
+    assert per_user.shape == (2, 6)
+    # (text * 5 + band) * 4 + pool bitmask (first pool 1, second pool 2)
+    assert per_user.tolist() == [[7, 26, 4, 28, 12, 33], [6, 26, 4, 28, 12, 32]]
+    with pytest.raises(ValueError, match="MIPS embedding must be one of"):
+        action_embedding(text, idf, "title")

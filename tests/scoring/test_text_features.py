@@ -209,3 +209,69 @@ def test_minilm_embeds_fifty_movielens_titles_once(tmp_path) -> None:
     by_title = dict(zip(movies["title"], item_vectors(texts, cache_dir=tmp_path)))
     toy, jumanji, heat = by_title["Toy Story (1995)"], by_title["Jumanji (1995)"], by_title["Heat (1995)"]
     assert toy @ jumanji > toy @ heat
+
+
+def _rows(user: str, vocab: tuple[str, ...], n: int, start: int, after: bool = False) -> list[tuple]:
+    sign = 1 if after else -1
+    return [
+        (user, CUTOFF + sign * pd.Timedelta(days=k + 1), " ".join(vocab[(start + k + j) % 8] for j in range(3)))
+        for k in range(n)
+    ]
+
+
+def test_dominant_state_is_the_item_cluster_holding_most_of_a_users_history_and_ignores_later_rows() -> None:
+    history, group = reading_history()
+    mixed = _rows("mixed", VOCAB_B, 3, 0) + _rows("mixed", VOCAB_A, 2, 0)  # 3 space rows beat 2 sea rows
+    tied = _rows("tied", VOCAB_B, 2, 3) + _rows("tied", VOCAB_A, 2, 3)  # a tie goes to the lower state
+    late = _rows("u000", VOCAB_B, 30, 0, after=True)  # a sea reader's 30 space rows after the cutoff: ignored
+    history = pd.concat([history, pd.DataFrame(mixed + tied + late, columns=history.columns)], ignore_index=True)
+    feats = user_text_features(history, CUTOFF, hashed_bag, n_clusters=2, seed=0, representation="dominant")
+    state = dict(zip(feats.frame["user_id"], feats.frame[USER_TEXT]))
+    by_group = {g: {state[u] for u, gg in group.items() if gg == g} for g in ("A", "B")}
+    assert len(by_group["A"]) == len(by_group["B"]) == 1 and by_group["A"] != by_group["B"]  # pure states
+    assert state["mixed"] in by_group["B"]
+    assert state["tied"] == "t0"
+    assert state["u000"] in by_group["A"]
+    assert feats.vectors.shape == (len(state), WIDTH)  # the mean vectors are kept for the reward models
+
+
+def test_dominant_states_held_by_under_min_share_of_users_become_other() -> None:
+    history, group = reading_history()  # 25 sea readers (62.5% of the users), 15 space readers (37.5%)
+    feats = user_text_features(
+        history, CUTOFF, hashed_bag, n_clusters=2, seed=0, representation="dominant", min_share=0.4
+    )
+    state = dict(zip(feats.frame["user_id"], feats.frame[USER_TEXT]))
+    assert {state[u] for u, g in group.items() if g == "A"} == {"t0"}
+    assert {state[u] for u, g in group.items() if g == "B"} == {"other"}
+    kept = user_text_features(history, CUTOFF, hashed_bag, n_clusters=2, seed=0, representation="dominant")
+    assert set(kept.frame[USER_TEXT]) == {"t0", "t1"}  # the default 2% merges nothing here
+
+
+def test_propensity_states_summarise_the_text_for_the_logged_treatment() -> None:
+    history, group = reading_history()
+    rng = np.random.default_rng(2)
+    rows = []
+    for user, g in group.items():  # sea readers mostly get treatment x, space readers mostly y
+        for _ in range(20):
+            rows.append((user, "low", ("x" if rng.random() < 0.85 else "y") if g == "A" else "y"))
+    log = pd.DataFrame(rows, columns=["user_id", "user_activity", "strategy"])
+    for shares in (0, 20):  # the mean vector alone, and with the shares of 20 item-text clusters beside it
+        feats = user_text_features(
+            history, CUTOFF, hashed_bag, n_clusters=2, seed=0, representation="propensity", treatment_log=log,
+            propensity_shares=shares,
+        )  # fmt: skip
+        state = dict(zip(feats.frame["user_id"], feats.frame[USER_TEXT]))
+        assert {state[u] for u, g in group.items() if g == "A"} == {"t0"}  # 25 sea readers: the larger state
+        assert {state[u] for u, g in group.items() if g == "B"} == {"t1"}
+        assert feats.centroids.shape == (2, 2)  # in treatment space: P(x), P(y)
+        assert feats.centroids[1, 1] > 0.9 > feats.centroids[0, 1]  # space readers: y almost surely
+    with pytest.raises(InputError, match="propensity_c must be > 0"):
+        user_text_features(history, CUTOFF, hashed_bag, representation="propensity", treatment_log=log, propensity_c=0)
+    with pytest.raises(InputError, match="representation='propensity' needs treatment_log"):
+        user_text_features(history, CUTOFF, hashed_bag, representation="propensity")
+    with pytest.raises(InputError, match=r"needs columns \['user_activity'\] in treatment_log"):
+        user_text_features(
+            history, CUTOFF, hashed_bag, representation="propensity", treatment_log=log.drop(columns="user_activity")
+        )
+    with pytest.raises(InputError, match="representation must be one of"):
+        user_text_features(history, CUTOFF, hashed_bag, representation="median")

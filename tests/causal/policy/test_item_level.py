@@ -250,3 +250,51 @@ def test_dm_carries_no_weight_diagnostics_and_mips_states_its_assumption() -> No
     assert "max_weight" not in est["dm"].diagnostics and "max_weight" in est["ipw"].diagnostics
     assert "no direct effect" in est["mips"].diagnostics["assumption"]
     assert est["dm"].diagnostics["share_of_target_mass_outside_cluster_support"] == 0.0
+
+
+def test_offcem_with_a_zero_model_is_mips_and_with_a_model_off_per_user_is_unbiased() -> None:
+    world = ClusterWorld()
+    log = world.draw(3000, seed=11)
+    zero = np.zeros(log.n_rows)
+    common = dict(logging=world.logging, clusters=world.clusters)
+    est = evaluate_items(log, world.target, q_logged=zero, q_target=zero, methods=("mips", "offcem"), **common)
+    assert est["offcem"].estimate == pytest.approx(est["mips"].estimate, abs=1e-12)  # V = mean(w_c (r - 0)) + 0
+    # A model off by a per-user constant: the cluster-weighted residual removes it, so OffCEM stays unbiased.
+    shift = np.random.default_rng(0).uniform(-0.2, 0.2, world.n_users)
+    q_wrong = world.q + shift[:, None]
+    truth, runs = world.value(), []
+    for seed in range(100):
+        log = world.draw(2000, seed + 100)
+        e = evaluate_items(
+            log, world.target, q_logged=q_wrong[log.user, log.item],
+            q_target=(world.target * q_wrong).sum(axis=1)[log.user], methods=("offcem",), **common,
+        )["offcem"]  # fmt: skip
+        runs.append(e.estimate)
+        assert e.diagnostics["weights"] == "pi_e(cluster | user) / pi_0(cluster | user)"
+    v = np.array(runs)
+    assert abs(v.mean() - truth) < 4 * v.std(ddof=1) / math.sqrt(v.size), (v.mean(), truth)
+
+
+def test_per_user_clusters_give_the_per_item_answer_when_they_agree_and_mips_is_unbiased_with_them() -> None:
+    world = ClusterWorld()
+    per_user = np.broadcast_to(world.clusters, (world.n_users, world.n_items)).copy()
+    assert np.allclose(cluster_marginal(world.target, per_user), cluster_marginal(world.target, world.clusters))
+    log = world.draw(2000, seed=5)
+    common = dict(logging=world.logging, methods=("mips",))
+    one = evaluate_items(log, world.target, clusters=world.clusters, **common)["mips"].estimate
+    two = evaluate_items(log, world.target, clusters=per_user, **common)["mips"].estimate
+    assert one == pytest.approx(two, abs=1e-12)
+    # Split every cluster by a per-user coin: still a function of (user, item), q still depends on it only
+    # through the cluster, so MIPS stays unbiased with twice the clusters.
+    coin = np.random.default_rng(1).integers(0, 2, (world.n_users, world.n_items))
+    split = per_user * 2 + coin
+    small = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    assert np.allclose(cluster_marginal(small, np.array([[1, 1, 0], [0, 2, 2]])), [[0.0, 1.0, 0.0], [0.2, 0.0, 0.8]])
+    runs = [
+        evaluate_items(world.draw(2000, s + 300), world.target, clusters=split, **common)["mips"].estimate
+        for s in range(100)
+    ]
+    v = np.array(runs)
+    assert abs(v.mean() - world.value()) < 4 * v.std(ddof=1) / math.sqrt(v.size)
+    with pytest.raises(OPEError, match=r"clusters must be integers >= 0 of shape \(400,\) or \(50, 400\)"):
+        evaluate_items(log, world.target, clusters=per_user[:10], **common)
