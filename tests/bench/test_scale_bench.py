@@ -25,7 +25,8 @@ def test_a_log_above_seed_rows_is_a_folder_of_seeds_with_their_row_weighted_trut
     for j, row in enumerate(pooled):
         assert row["value"] == pytest.approx(sum(k * t[j]["value"] for k, t in zip(n, truths)) / 3001, abs=1e-12)
     # the folder holds only Parquet logs and their truths: recdo reads it as one Parquet dataset
-    assert sorted(p.name for p in tmp_path.rglob("*.parquet")) == ["log.parquet"] * 3
+    # each seed's folder: its log, and the users' text history `recdo simulate` writes beside it
+    assert sorted(p.name for p in tmp_path.rglob("*.parquet")) == ["log.parquet"] * 3 + ["user_history.parquet"] * 3
 
 
 def test_coverage_matches_each_ate_with_its_truth() -> None:

@@ -138,8 +138,13 @@ def test_dask_local_cluster_stores_the_same_estimates(reference, tmp_path, monke
         update={"task_runner": "dask", "db": str(tmp_path / "dask.duckdb"), "work_dir": str(tmp_path / "work")}
     )
     summary = pipeline(params)
-    # Every pair's network, each of its bootstrap chunks and their combination went to the cluster.
-    assert Counter(submitted) == {"prepare effects": PAIRS, "bootstrap chunk": PAIRS * CHUNKS, "combine effects": PAIRS}
+    # Every pair's network, each of its bootstrap chunks, their combination and its replicates went to the cluster.
+    assert Counter(submitted) == {
+        "prepare effects": PAIRS,
+        "bootstrap chunk": PAIRS * CHUNKS,
+        "combine effects": PAIRS,
+        "collect replicates": PAIRS,
+    }
     assert summary.run_id == reference["first"].run_id
     states = _task_states(params.db)
     assert states["prepare effects"] == ["Completed"] * PAIRS  # computed there, not read from a cache
