@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyarrow as pa
+
+from store.db import replace_rows
 
 if TYPE_CHECKING:
     import duckdb
@@ -155,19 +156,7 @@ def write_sequential(con: duckdb.DuckDBPyConnection, run_id: str, frame: pd.Data
     wrong = set(frame.run_id.astype(str)) - {run_id} if "run_id" in frame else set()
     if wrong:
         raise ValueError(f"rows of runs {sorted(wrong)} passed to write run {run_id!r}; pass that run's rows only")
-    arrow = pa.Table.from_pandas(frame.assign(run_id=run_id), preserve_index=False)
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"DELETE FROM {TABLE} WHERE run_id = ?", [run_id])
-        if len(frame):
-            con.register("_recdo_looks", arrow)
-            con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM _recdo_looks")
-            con.unregister("_recdo_looks")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return len(frame)
+    return replace_rows(con, TABLE, frame, run_id)  # the store's one delete-then-insert transaction
 
 
 def read_sequential(con: duckdb.DuckDBPyConnection, run_id: str) -> pd.DataFrame:
