@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from prefect import flow
@@ -11,8 +12,9 @@ from common.errors import InputError
 from flows.defaults import choose, columns_of
 from flows.params import PipelineParams
 from flows.pipeline import RunSummary, pipeline
-from tasks.decide import read_previous_allocation, write_next_allocation
+from tasks.decide import check_pooling, read_previous_allocation, write_next_allocation
 
+HIVE_DATE = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")  # a hive partition folder of a dataset
 ALLOCATION_DIR = "allocation"  # under the run's work_dir: one <treatment>.json per treatment
 
 
@@ -25,16 +27,27 @@ def arrival_params(
     baselines: dict[str, str] | None = None,
     db: str | None = None,
     work_dir: str | None = None,
+    pool_since: str | None = None,
 ) -> PipelineParams:
     """The pipeline's parameters for one arrival: the event's values, else the deployment's, else derived.
 
     Derived treatments, outcomes and baselines come from the file's columns (after `params.column_map`),
     the same answers `recdo run` gives that log, so a deployment left at its defaults runs any known log.
+    With `pool_since`, a file inside a hive `date=YYYY-MM-DD/` folder is read from its dataset's root, where
+    the earlier partitions are.
     """
     choice = choose(params, columns_of(file, params.column_map, "table"), treatments, outcomes, baselines)
     where = {k: v for k, v in (("db", db), ("work_dir", work_dir)) if v}
+    if pool_since and HIVE_DATE.match(Path(file).parent.name):
+        file = str(Path(file).parent.parent)
     run = params.with_changes(
-        data=file, source="table", partition=partition or None, run_id=None, **choice.fields(), **where
+        data=file,
+        source="table",
+        partition=partition or None,
+        pool_since=pool_since or params.pool_since,
+        run_id=None,
+        **choice.fields(),
+        **where,
     )
     # Relative paths resolve against the worker's directory (prefect.yaml's pull step): say where rows land.
     print(
@@ -63,6 +76,7 @@ def on_new_data(
     work_dir: str | None = None,
     allocation: str | None = None,
     floor: float = 0.05,
+    pool_since: str | None = None,
     params: PipelineParams = PipelineParams(),
 ) -> RunSummary:
     """The pipeline on `partition` of `file`; every other setting comes from `params` (the deployment's defaults).
@@ -83,6 +97,9 @@ def on_new_data(
         allocation: The allocation file (docs/allocation.md) that served this data and that the next allocation
             replaces, for the first treatment; null: work_dir/allocation/<treatment>.json. Absent: no previous one.
         floor: Exploration floor of the next allocation: each value is served >= floor / k.
+        pool_since: Analyse every partition of `file` from this date up to `partition` together (counts pooled),
+            where the design allows it: the previous allocation's segment column is in the pooled run's
+            adjustment set; else the partition is analysed alone and the run says why. null: params.pool_since.
         params: Every other pipeline setting.
 
     The closed loop: the allocation that served the new data is read first (a broken file fails the run before
@@ -93,10 +110,18 @@ def on_new_data(
         check_floor(floor)
     except ValueError as exc:
         raise InputError(f"floor: {exc}") from None
-    run = arrival_params(params, file, partition, treatments, outcomes, baselines, db, work_dir)
+    run = arrival_params(params, file, partition, treatments, outcomes, baselines, db, work_dir, pool_since)
     paths = allocation_paths(run, allocation)
     previous = {t: read_previous_allocation(path) for t, path in paths.items()}
     summary = pipeline(run)
+    if run.pool_since:
+        breaches = [b for t in paths if (b := check_pooling(run.db, summary.run_id, t, run.outcome, previous[t]))]
+        if breaches:  # the pooled estimate may be confounded by the changing allocation: the partition alone
+            print(f"pooling from {run.pool_since} refused: {'; '.join(breaches)}; analysing {run.partition} alone")
+            run = run.with_changes(pool_since=None)
+            summary = pipeline(run)
+        else:
+            print(f"partitions {run.pool_since}..{run.partition} pooled: the next allocation learns from all of them")
     for t, path in paths.items():
         ref = write_next_allocation(run.db, summary.run_id, t, run.outcome, path, previous[t], floor)
         if ref.path:

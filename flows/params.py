@@ -227,6 +227,15 @@ class PipelineParams(BaseModel):
             "null: every row. Event-driven runs and backfills set it."
         ),
     )
+    pool_since: str | None = Field(
+        None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description=(
+            "With `partition`: analyse every dated partition from this date to `partition` together (their counts "
+            "pooled), as a loop that learns from every day so far; the allocation that served those days must depend "
+            "only on what the network adjusts for. null: the partition alone."
+        ),
+    )
     refresh: bool = Field(
         False,
         description=(
@@ -269,7 +278,7 @@ class PipelineParams(BaseModel):
             )
         return value
 
-    @field_validator("partition", mode="before")
+    @field_validator("partition", "pool_since", mode="before")
     @classmethod
     def _real_date(cls, value: object) -> object:
         import datetime as dt
@@ -303,6 +312,14 @@ class PipelineParams(BaseModel):
             raise ValueError(
                 f"baselines name {stray}, which are not treatments {self.treatments}; "
                 "key each baseline by one of the treatments"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pool_before_partition(self) -> PipelineParams:
+        if self.pool_since is not None and (not self.partition or self.pool_since > self.partition):
+            raise ValueError(
+                f"pool_since {self.pool_since} pools up to a partition on or after it; pass --partition YYYY-MM-DD too"
             )
         return self
 
@@ -364,6 +381,8 @@ class PipelineParams(BaseModel):
         relevant = self.model_dump(exclude=_NOT_IN_RUN_ID)
         relevant["data"] = data_hash  # the content, not the path, identifies the data
         relevant.pop("user_history")  # absent unless used: a run without a history keeps the id it always had
+        if relevant.get("pool_since") is None:  # likewise: a run of one partition keeps its id
+            relevant.pop("pool_since", None)
         history = self.resolved_user_history()
         if history is not None:  # its content changes the user_text states: hashed like the log (a few MB)
             relevant["user_history"] = _history_hash(history)

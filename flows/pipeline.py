@@ -139,7 +139,7 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
     )
     whole_log = log.path  # CUPED's pre-period: the dates of the log before the partition
     if params.partition:  # one day of the log (event-driven runs, backfills); the partition is part of the run id
-        log = select_partition(log, params.partition)
+        log = select_partition(log, params.partition, params.pool_since)  # pool_since: the days before it too
     run_id = params.run_id_for(log.data_hash)
     run_dir = str(inside(Path(params.work_dir) / "runs", run_id))
     logger.info("run %s: %d rows from %s (%s)", run_id, log.n_rows, log.source, log.notes or "nothing dropped")
@@ -167,7 +167,8 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             off_policy = evaluate_target_policy(scored.scored_path, configs.off_policy, configs.causal[0])
         else:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
-        per_user = cuped_effects(scored.scored_path, whole_log, params.partition, configs.causal, reports, run_dir)
+        period = params.pool_since or params.partition  # CUPED's pre-period is every date before the analysed ones
+        per_user = cuped_effects(scored.scored_path, whole_log, period, configs.causal, reports, run_dir)
         store_effects.with_options(**io)(
             params.db, run_id, reports, log.source, params.partition or "all", off_policy + per_user
         )

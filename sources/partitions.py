@@ -89,22 +89,29 @@ def dated_partitions(files: Sequence[str], batch_rows: int = 1_000_000) -> list[
 
 @dataclass(frozen=True)
 class Selected:
-    """What select_to_file kept: the partition's rows, out of how many, and how many had no date."""
+    """What select_to_file kept: the range's rows, out of how many, how many had no date, the dates pooled."""
 
     n_kept: int
     n_rows: int
     n_undated: int
+    n_partitions: int = 1  # dated partitions with rows in the range (1: the partition alone)
 
 
-def select_to_file(files: Sequence[str], partition: str, out: str | Path, batch_rows: int = 256_000) -> Selected:
-    """The rows of one partition, copied batch by batch from the log's Parquet files into one Parquet file.
+def select_to_file(
+    files: Sequence[str], partition: str, out: str | Path, batch_rows: int = 256_000, since: str | None = None
+) -> Selected:
+    """The rows of one partition (or of every partition from `since` to it), copied batch by batch into one file.
 
-    Memory holds one batch, whatever the log's size; the rows keep their Arrow types and their order. An
-    empty result is an error naming the partitions there are (and `out` is then not written).
+    Memory holds one batch, whatever the log's size; the rows keep their Arrow types and their order. A
+    partition without rows is an error naming the partitions there are (and `out` is then not written), also
+    when earlier partitions of the range have rows: the run is of that partition.
     """
     check_partition(partition)
+    first = check_partition(since) if since else partition
+    if first > partition:
+        raise PartitionError(f"since {since} is after partition {partition}; pool from an earlier date")
     writer: pq.ParquetWriter | None = None
-    kept = total = undated = 0
+    kept = own = total = undated = 0
     seen: set[str] = set()
     try:
         for path in files:
@@ -114,7 +121,9 @@ def select_to_file(files: Sequence[str], partition: str, out: str | Path, batch_
                 total += batch.num_rows
                 undated += int((where == "unknown").sum())
                 seen.update(p for p in where.unique() if _DATE.match(p))
-                mask = (where == partition).to_numpy()
+                dated = where.str.match(_DATE.pattern)  # "unknown" sorts after every date: keep it out of the range
+                mask = (dated & (where >= first) & (where <= partition)).to_numpy()
+                own += int((where == partition).sum())
                 if mask.any():
                     writer = writer or pq.ParquetWriter(out, batch.schema)
                     writer.write_batch(batch.filter(pa.array(mask)))
@@ -122,11 +131,15 @@ def select_to_file(files: Sequence[str], partition: str, out: str | Path, batch_
     finally:
         if writer is not None:
             writer.close()
-    if not kept:
+    if not own:
+        if writer is not None:
+            Path(out).unlink(missing_ok=True)
         raise PartitionError(
             f"partition {partition!r} has no rows in this log; it holds {sorted(seen) or 'no dated rows'}"
         )
-    return Selected(n_kept=kept, n_rows=total, n_undated=undated)
+    return Selected(
+        n_kept=kept, n_rows=total, n_undated=undated, n_partitions=len({p for p in seen if first <= p <= partition})
+    )
 
 
 def date_range(start: str, end: str) -> list[str]:

@@ -1,11 +1,12 @@
 """Always-valid monitoring in DuckDB: each run's confidence sequence over its experiment's partitions, per A/B pair.
 
-One experiment analysed partition after partition is the set of runs with the same data (params `data` and
-`source`) and different `partition` values, as a backfill or the on-new-data flow makes them. A run's looks are
-the experiment's partitions up to its own, each from the latest completed run of that partition (the run itself
-for its own partition, whatever its status, since it is stored while it runs), pooled in partition order from the
-`ab_diff` ATE rows' diagnostics (n_t, n_c, mean_t, mean_c) and turned into a confidence sequence beside the
-fixed-horizon interval at every look (`causal.effects.sequential`). A run without a partition is one look.
+One experiment analysed partition after partition is the set of runs with the same data (params `data`,
+`source` and `pool_since`) and different `partition` values, as a backfill or the on-new-data flow makes them. A
+run's looks are the experiment's partitions up to its own, each from the latest completed run of that partition
+(the run itself for its own partition, whatever its status, since it is stored while it runs), pooled in partition
+order from the `ab_diff` ATE rows' diagnostics (n_t, n_c, mean_t, mean_c) -- or taken as they are from runs with
+`pool_since`, which pooled them already -- and turned into a confidence sequence beside the fixed-horizon interval
+at every look (`causal.effects.sequential`). A run without a partition is one look.
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ def _params(raw: object) -> dict:
     return json.loads(raw) if isinstance(raw, str) else dict(raw or {})
 
 
-def experiment_of(params: dict) -> tuple[str | None, str | None]:
-    """What makes two runs the same experiment, the partition aside: the data they read and how they read it."""
-    return params.get("data"), params.get("source")
+def experiment_of(params: dict) -> tuple[str | None, str | None, str | None]:
+    """What makes two runs the same experiment, the partition aside: the data they read, how, and from which date.
+
+    Runs with `pool_since` each pool every partition from that date to their own: their A/B counts are already
+    the cumulative look, and only runs pooling from the same date are looks of one experiment.
+    """
+    return params.get("data"), params.get("source"), params.get("pool_since")
 
 
 def _read(con: duckdb.DuckDBPyConnection) -> Frames:
@@ -125,6 +130,7 @@ def sequential_rows(
 
     runs, rows = source if isinstance(source, tuple) else _read(source)
     looks = experiment_runs(runs, run_id)
+    cumulative = experiment_of(_params(runs.loc[runs.run_id == run_id, "params"].iloc[0]))[2] is not None
     order = {rid: i for i, (_, rid) in enumerate(looks)}
     partition_of = dict((rid, p) for p, rid in looks)
     rows = rows[rows.run_id.isin(order)].assign(_counts=lambda f: f.diagnostics.map(_counts))
@@ -137,7 +143,7 @@ def sequential_rows(
         pair = pair[pair._counts.notna()].drop_duplicates("run_id", keep="last")
         if pair.empty:
             continue
-        counts = looks_from_ab(list(pair._counts))
+        counts = looks_from_ab(list(pair._counts), cumulative=cumulative)
         frame = looks_frame([partition_of[r] for r in pair.run_id], counts, confidence_sequence(counts, alpha))
         frames.append(frame.assign(look_run_id=list(pair.run_id), **dict(zip(PAIR_KEY, key))))
     if not frames:

@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import store
-from causal.decide.loop import next_allocation, previous_of, read_previous
+from causal.decide.loop import next_allocation, pooling_breach, previous_of, read_previous
 from causal.decide.replicates import replicate_sets
 from causal.decide.run import decide_sets
 from common.files import atomic_write_text
@@ -35,9 +35,25 @@ class AllocationRef:
 
 @task(name="read previous allocation", **_io)
 def read_previous_allocation(path: str) -> dict[str, str | None] | None:
-    """run_id and previous_run_id of the allocation file at `path` (it served the new data); None: there is none."""
+    """run_id, previous_run_id and segment_column of the allocation at `path` (it served the new data); None: none."""
     body = read_previous(path)
-    return None if body is None else {"run_id": str(body["run_id"]), "previous_run_id": body.get("previous_run_id")}
+    if body is None:
+        return None
+    return {k: body.get(k) for k in ("run_id", "previous_run_id", "segment_column")} | {"run_id": str(body["run_id"])}
+
+
+@task(name="check pooling", **_io)
+def check_pooling(db: str, run_id: str, treatment: str, outcome: str, previous: dict | None) -> str | None:
+    """Why the pooled run `run_id` may not decide for `treatment` (causal.decide.loop.pooling_breach); None: it may."""
+    segment = (previous or {}).get("segment_column")
+    with store.connect(db, read_only=True) as con:
+        found = con.execute(
+            "SELECT adjustment_set FROM interventions WHERE run_id = ? AND treatment = ? AND outcome = ? "
+            "AND method = 'bn_do' AND estimand = 'ate' AND adjustment_set IS NOT NULL LIMIT 1",
+            [run_id, treatment, outcome],
+        ).fetchone()
+    adjusted = None if found is None else json.loads(found[0]) if isinstance(found[0], str) else list(found[0])
+    return pooling_breach(treatment, segment, adjusted)
 
 
 @task(name="write next allocation", **_io)

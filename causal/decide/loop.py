@@ -150,6 +150,26 @@ def read_previous(path: str | Path) -> dict | None:
     return body
 
 
+def pooling_breach(treatment: str, segment_column: str | None, adjusted: Sequence[str] | None) -> str | None:
+    """Why partitions served by changing allocations of `treatment` cannot be pooled; None when they can.
+
+    An allocation keyed by `segment_column` serves each segment with its own, day by day changing, probabilities:
+    in the pooled log the segment then drives the treatment, so it must be in the adjustment set the network used
+    (assumed: a segment's outcome rates under each value do not drift between the pooled days). One allocation
+    for everyone (no segment column) changes P(treatment) by day only, which the same assumption makes harmless.
+    """
+    if segment_column is None:
+        return None
+    if adjusted is None:
+        return f"{treatment}: the run has no network estimate whose adjustment set could be checked"
+    if segment_column not in adjusted:
+        return (
+            f"{treatment} was served per {segment_column!r} (the previous allocation), which the pooled run's network "
+            f"does not adjust for (adjustment set {sorted(adjusted)})"
+        )
+    return None
+
+
 def previous_of(previous: Mapping | None, run_id: str) -> str | None:
     """The run the next allocation follows: the previous file's, or what that file followed if it is this run's own.
 

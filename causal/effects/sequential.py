@@ -180,11 +180,15 @@ def confidence_sequence(
     )
 
 
-def looks_from_ab(results: Sequence[ABResult | Mapping[str, float]]) -> tuple[LookCounts, ...]:
+def looks_from_ab(
+    results: Sequence[ABResult | Mapping[str, float]], cumulative: bool = False
+) -> tuple[LookCounts, ...]:
     """Cumulative looks from per-partition A/B results of 0/1 outcomes, in partition order: look i pools 0..i.
 
     Each result is an `ABResult` or its stored diagnostics (a mapping with n_t, n_c, mean_t, mean_c, as the
     `ab_diff` rows of `interventions` carry). An arm with no rows has a nan mean and adds nothing.
+    `cumulative`: each result already pools every partition up to its own (runs with `pool_since`), so the
+    looks are the results themselves; an arm whose rows or hits shrink from one look to the next is refused.
     """
     looks = []
     for i, r in enumerate(results):
@@ -200,7 +204,15 @@ def looks_from_ab(results: Sequence[ABResult | Mapping[str, float]]) -> tuple[Lo
                 )
             arms.append(ArmCounts(n, int(round(hits))))
         looks.append(LookCounts.from_arms(*arms))
-    return tuple(_pooled(looks))
+    if not cumulative:
+        return tuple(_pooled(looks))
+    for i in range(1, len(looks)):
+        if any(b < a for a, b in zip(_fields(looks[i - 1]), _fields(looks[i]))):
+            raise ValueError(
+                f"result {i} holds fewer rows or outcomes than result {i - 1}: cumulative results must pool nested "
+                "ranges (one pool_since); pass per-partition results with cumulative=False"
+            )
+    return tuple(looks)
 
 
 def looks_frame(partitions: Sequence[str], counts: Sequence[LookCounts], looks: Sequence[Look]) -> pd.DataFrame:

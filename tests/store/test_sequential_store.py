@@ -104,3 +104,28 @@ def test_rows_of_another_run_are_refused(db: Path) -> None:
         rows = sequential_rows(con, f"r-{DAYS[2]}")
         with pytest.raises(ValueError, match=r"rows of runs \['r-2024-03-03'\] passed to write run 'x'"):
             write_sequential(con, "x", rows)
+
+
+def test_pooled_runs_are_their_own_cumulative_looks_and_match_per_partition_runs(db: Path) -> None:
+    # The same three days analysed as pooled runs (pool_since = the first day): each run's arms are the sums of the
+    # days so far, so its ab_diff counts are already the look. Pooling them again would count day 1 three times.
+    for k, day in enumerate(DAYS):
+        sums = {v: tuple(sum(ARMS[d][v][i] for d in DAYS[: k + 1]) for i in (0, 1)) for v in ARMS[day]}
+        add_run(db, f"p-{day}", day, sums, finished=100 + k, pool_since=DAYS[0])
+    with store.connect(db) as con:
+        per_day = sequential_rows(con, f"r-{DAYS[-1]}")
+        pooled = sequential_rows(con, f"p-{DAYS[-1]}")
+    same = ["treatment_value", "look", "partition", "n_treatment", "n_control", "estimate", "cs_low", "cs_high"]
+    pd.testing.assert_frame_equal(per_day[same], pooled[same])
+    assert list(pooled.look_run_id.unique()) == [f"p-{d}" for d in DAYS]  # only the runs pooling from that date
+    assert set(per_day.look_run_id) == {f"r-{d}" for d in DAYS}
+
+
+def test_cumulative_results_that_shrink_are_refused() -> None:
+    from causal.effects.sequential import looks_from_ab
+
+    grow = [{"n_t": 10, "n_c": 10, "mean_t": 0.2, "mean_c": 0.1}, {"n_t": 20, "n_c": 20, "mean_t": 0.2, "mean_c": 0.1}]
+    assert looks_from_ab(grow, cumulative=True)[1].n_t == 20  # taken as they are, not summed (that would be 30)
+    assert looks_from_ab(grow)[1].n_t == 30
+    with pytest.raises(ValueError, match="cumulative results must pool nested ranges"):
+        looks_from_ab(grow[::-1], cumulative=True)

@@ -97,8 +97,24 @@ def test_a_partition_is_copied_batch_by_batch_in_order_with_its_types(tmp_path: 
     assert "18 rows have no parseable ts" in part.notes
     # small batches cross the file and batch edges: the same rows
     small = partitions.select_to_file([str(p) for p in sorted(folder.iterdir())], "2024-03-02", tmp_path / "s.pq", 7)
-    assert asdict(small) == {"n_kept": len(expected), "n_rows": 900, "n_undated": 18}
+    assert asdict(small) == {"n_kept": len(expected), "n_rows": 900, "n_undated": 18, "n_partitions": 1}
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s.pq"), expected)
+
+
+def test_pooling_keeps_every_partition_from_since_to_the_partition(tmp_path: Path) -> None:
+    folder, frame = _log_folder(tmp_path)
+    files = [str(p) for p in sorted(folder.iterdir())]
+    days = partitions.partition_of(frame)
+    expected = frame[days.isin(["2024-03-01", "2024-03-02"])].reset_index(drop=True)
+    found = partitions.select_to_file(files, "2024-03-02", tmp_path / "p.pq", 7, since="2024-03-01")
+    assert (found.n_kept, found.n_partitions, found.n_undated) == (len(expected), 2, 18)  # undated rows stay out
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p.pq"), expected)
+    # the run is of its partition: one without rows is refused even when the earlier days have some
+    with pytest.raises(partitions.PartitionError, match="partition '2024-03-05' has no rows"):
+        partitions.select_to_file(files, "2024-03-05", tmp_path / "q.pq", since="2024-03-01")
+    assert not (tmp_path / "q.pq").exists()
+    with pytest.raises(partitions.PartitionError, match="since 2024-03-03 is after partition 2024-03-02"):
+        partitions.select_to_file(files, "2024-03-02", tmp_path / "r.pq", since="2024-03-03")
 
 
 def test_a_missing_partition_names_the_days_there_are(tmp_path: Path) -> None:
