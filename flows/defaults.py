@@ -142,8 +142,16 @@ class RunSettings:
     outcomes: tuple[str, ...] = ()
     baselines: dict[str, str] | None = None  # {} is a choice: no baseline for any treatment
     work_dir: str | None = None
+    pool_since: str | None = None  # each run pools every partition from this date up to its own (the loop)
 
     def __post_init__(self) -> None:
+        if self.pool_since is not None:
+            from sources.partitions import PartitionError, check_partition
+
+            try:
+                check_partition(self.pool_since)
+            except PartitionError as exc:
+                raise InputError(f"--pool-since: {exc}") from None
         for flag, names in (("--treatment", self.treatments), ("--outcome", self.outcomes)):
             if len(set(names)) != len(names):
                 raise InputError(f"{flag} names a column twice in {list(names)}; give each once")
@@ -172,6 +180,8 @@ class RunSettings:
             fields["baselines"] = dict(self.baselines)
         if self.work_dir:
             fields["work_dir"] = str(Path(self.work_dir).resolve())
+        if self.pool_since:
+            fields["pool_since"] = self.pool_since
         return fields
 
     def describe(self) -> str:
@@ -190,6 +200,8 @@ class RunSettings:
             derived.append("baselines")
         if derived:
             said.append(f"{'/'.join(derived)}: the deployment's params, else derived from each file's columns")
+        if self.pool_since:
+            said.append(f"each run pooling its partitions from {self.pool_since} where the design allows")
         return ", ".join(said)
 
 

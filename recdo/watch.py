@@ -262,7 +262,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
     """--treatment, --outcome, --baseline, --work-dir as the events' run fields (ValueError on a bad one)."""
     treatments = tuple(args.treatment)
     baselines = parse_baselines(args.baseline, treatments) if args.baseline else None
-    return RunSettings(treatments, tuple(args.outcome), baselines, args.work_dir)
+    return RunSettings(treatments, tuple(args.outcome), baselines, args.work_dir, args.pool_since)
 
 
 def where_runs_write(db: str, run: RunSettings) -> str:
@@ -355,6 +355,13 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="directory for the runs' intermediate files; default: the deployment's work_dir (in the worker's "
         "directory)",
+    )
+    parser.add_argument(
+        "--pool-since",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="each run pools every partition from this date up to the announced one (a file under a hive "
+        "date=YYYY-MM-DD/ folder: from its dataset root), where the design allows; default: the partition alone",
     )
 
 

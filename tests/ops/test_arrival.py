@@ -29,6 +29,18 @@ def test_a_deployment_at_its_defaults_runs_a_simulated_day_with_derived_settings
     assert f"results go to {Path('recdo.duckdb').resolve()}" in line  # relative: said where it lands
 
 
+def test_a_pooling_arrival_in_a_hive_folder_reads_its_dataset_root(sim_day, tmp_path):
+    day = tmp_path / "logs" / "date=2024-03-01"
+    day.mkdir(parents=True)
+    arrived = day / "part-0.parquet"
+    arrived.write_bytes(Path(sim_day).read_bytes())
+    params = _deployment({"n_bootstrap": 10})
+    run = arrival_params(params, str(arrived), "2024-03-01", pool_since="2024-02-25")
+    assert (run.data, run.partition, run.pool_since) == (str(tmp_path / "logs"), "2024-03-01", "2024-02-25")
+    alone = arrival_params(params, str(arrived), "2024-03-01")  # not pooling: the file that arrived, as before
+    assert (alone.data, alone.pool_since) == (str(arrived), None)
+
+
 def test_the_event_wins_over_the_deployment_which_wins_over_the_columns(sim_day, tmp_path):
     named = _deployment({"treatments": ["reason_shown"], "baselines": {"reason_shown": "1"}, "db": "deployment.duckdb"})
     run = arrival_params(named, str(sim_day), "2024-03-01")

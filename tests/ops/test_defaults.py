@@ -123,6 +123,10 @@ def test_run_settings_send_only_what_was_said(tmp_path):
         "work_dir": str(Path("work").resolve()),
     }
     assert "outcomes" not in RunSettings(("strategy",)).payload("r.duckdb")
+    pooled = RunSettings(pool_since="2024-03-01")
+    assert pooled.payload("r.duckdb")["pool_since"] == "2024-03-01" and "from 2024-03-01" in pooled.describe()
+    with pytest.raises(InputError, match=r"--pool-since: partition '2024-3-1' is not a date"):
+        RunSettings(pool_since="2024-3-1")
     assert RunSettings().describe().startswith("treatments/outcomes/baselines: the deployment's params, else derived")
     with pytest.raises(InputError, match=r"\['click'\] named as --treatment and as --outcome"):
         RunSettings(("click",), ("click",))
