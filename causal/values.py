@@ -8,7 +8,20 @@ from typing import Literal
 Edge = tuple[str, str]  # (parent, child)
 Estimand = Literal["interventional_mean", "ate", "cate"]
 Method = Literal[
-    "bn_do", "naive", "ab_diff", "ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os", "bn_policy", "cuped", "cupac"
+    "bn_do",
+    "naive",
+    "ab_diff",
+    "ipw",
+    "snipw",
+    "dm",
+    "dr",
+    "sndr",
+    "switch_dr",
+    "dr_os",
+    "bn_policy",
+    "cuped",
+    "cupac",
+    "mips",
 ]
 
 

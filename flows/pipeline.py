@@ -20,6 +20,7 @@ from tasks.causal import bootstrap_chunk, collect_replicates, combine_effects, e
 from tasks.cuped import cuped_effects
 from tasks.decision import publish_decision
 from tasks.ingest import load_log
+from tasks.items import item_policy_values
 from tasks.partition import select_partition
 from tasks.preflight import check_treatments_task
 from tasks.report import publish_report
@@ -167,10 +168,12 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             off_policy = evaluate_target_policy(scored.scored_path, configs.off_policy, configs.causal[0])
         else:
             logger.info("off-policy evaluation skipped: no target policy (pass ope_prior, or off_policy=false)")
+        first = next(c for c in configs.causal if c.outcome == params.outcome)  # the outcome the scorer learned
+        items = item_policy_values(scored.scored_path, scored.catalogue_path, scored.catalogue_note, first)
         period = params.pool_since or params.partition  # CUPED's pre-period is every date before the analysed ones
         per_user = cuped_effects(scored.scored_path, whole_log, period, configs.causal, reports, run_dir)
         store_effects.with_options(**io)(
-            params.db, run_id, reports, log.source, params.partition or "all", off_policy + per_user
+            params.db, run_id, reports, log.source, params.partition or "all", off_policy + per_user + items
         )
         store_replicates.with_options(**io)(params.db, run_id, replicates)
         store_sequential.with_options(**io)(params.db, run_id)

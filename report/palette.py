@@ -30,6 +30,7 @@ METHOD_COLOURS: Mapping[str, str] = MappingProxyType(
         # they are drawn beside (another outcome, <outcome>_per_user) and from every colour above.
         "cuped": "#a6761d",
         "cupac": "#e6ab02",
+        "mips": "#6a3d9a",  # marginalised weights over item clusters: a deep violet beside dm's lighter one
     }
 )
 # Colours for methods the table does not know, none of them in the table above.

@@ -134,6 +134,13 @@ class RowScorer:
         self.counts.cache_hits += len(unique) - len(todo)
         return values[rows]
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """The frozen backbone's vector of each text, (len(texts), H); texts met before are not encoded again."""
+        if self.mode != "frozen":
+            raise ValueError(f"embed needs a frozen backbone; this scorer's mode is {self.mode!r}")
+        with torch.inference_mode(), self._autocast():
+            return self._embed(texts)
+
     def _forward(self, keys: list[str]) -> np.ndarray:
         was_training = self.net.training
         self.net.eval()

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scoring.catalogue import CatalogueInputs, score_catalogue
 from scoring.config import ScorerConfig
 from scoring.predict import SCORE_CACHE_ENTRIES
 from scoring.sample import iter_batches, log_dataset, read_sample
@@ -36,6 +37,8 @@ class ScoredLog:
     metrics: dict[str, float]
     backbone: str
     notes: tuple[str, ...] = field(default=())
+    catalogue: str | None = None  # catalogue.npz beside the scored log (scoring.catalogue), when one was made
+    catalogue_note: str | None = None  # why there is none
 
 
 def score_log(
@@ -63,11 +66,23 @@ def score_log(
     n_rows = dataset.count_rows()
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    inputs = CatalogueInputs(outcome)
     if n_rows <= config.train_rows:
         frame = pd.read_parquet(clean_path)
-        result = train_and_score(frame, outcome=outcome, config=config, work_dir=Path(work_dir))
-        frame.assign(score=result.scores, split=result.split).to_parquet(out, index=False)
-        return ScoredLog(str(out), len(frame), dict(result.metrics), result.backbone, result.notes)
+        inputs.add(frame)
+        if inputs.reason is not None:  # nothing to score after training: the scorer need not be kept
+            result = train_and_score(frame, outcome=outcome, config=config, work_dir=Path(work_dir))
+            frame.assign(score=result.scores, split=result.split).to_parquet(out, index=False)
+            return ScoredLog(
+                str(out), len(frame), dict(result.metrics), result.backbone, result.notes, None, inputs.reason
+            )
+        with _PROCESS_STATE:
+            fitted = fit_scorer(frame, outcome, config, Path(work_dir), keep_scorer=True, cache_entries=cache_entries)
+            result = fitted.result
+            frame.assign(score=result.scores, split=result.split).to_parquet(out, index=False)
+            with deterministic_run(config.seed, quiet=True, threads=fitted.threads):
+                catalogue, note = _catalogue(inputs, fitted.scorer, out, config.seed)
+        return ScoredLog(str(out), len(frame), dict(result.metrics), result.backbone, result.notes, catalogue, note)
     check_streamable(config, n_rows)
     started = time.perf_counter()
     sample = read_sample(dataset, outcome, config.train_rows, config.seed, batch_rows)
@@ -89,11 +104,14 @@ def score_log(
             ):
                 for batch in iter_batches(dataset, batch_rows):
                     frame = batch.to_pandas()
+                    inputs.add(frame)
                     scores = scorer.scores(frame, outcome)
                     split = split_of.reindex(frame["event_id"]).fillna(UNSAMPLED).to_numpy(dtype=object)
                     columns = [*batch.columns, pa.array(scores, pa.float64()), pa.array(split, pa.string())]
                     writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
             tmp.replace(out)
+            with deterministic_run(config.seed, quiet=True, threads=fitted.threads):
+                catalogue, note = _catalogue(inputs, scorer, out, config.seed)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -103,4 +121,13 @@ def score_log(
         score_seconds=time.perf_counter() - scoring_started,
         seconds=time.perf_counter() - started,
     )
-    return ScoredLog(str(out), n_rows, metrics, fitted.result.backbone, fitted.result.notes)
+    return ScoredLog(str(out), n_rows, metrics, fitted.result.backbone, fitted.result.notes, catalogue, note)
+
+
+def _catalogue(inputs: CatalogueInputs, scorer, out: Path, seed: int) -> tuple[str | None, str | None]:
+    """(catalogue.npz beside `out`, None), or (None, why not): every (user context, item) scored once."""
+    if inputs.reason is not None:
+        return None, inputs.reason
+    path = out.with_name("catalogue.npz")
+    score_catalogue(inputs, scorer, seed=seed).save(path)
+    return str(path), None

@@ -38,3 +38,5 @@ class ScoreRef:
     scored_path: str
     backbone: str
     metrics: dict[str, float] = field(default_factory=dict)
+    catalogue_path: str | None = None  # every (user context, item) scored, when the log has item propensities
+    catalogue_note: str | None = None  # why there is no catalogue

@@ -25,4 +25,10 @@ def train_scorer(clean_path: str, outcome: str, config: scoring.ScorerConfig, ru
     # picks up the last one.
     out = Path(run_dir) / "scored.parquet"
     scored = scoring.score_log(clean_path, str(out), outcome=outcome, config=config, work_dir=Path(run_dir) / "scorer")
-    return ScoreRef(scored_path=scored.path, backbone=scored.backbone, metrics=dict(scored.metrics))
+    return ScoreRef(
+        scored_path=scored.path,
+        backbone=scored.backbone,
+        metrics=dict(scored.metrics),
+        catalogue_path=scored.catalogue,
+        catalogue_note=scored.catalogue_note,
+    )

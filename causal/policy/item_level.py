@@ -60,6 +60,7 @@ def evaluate_items(
     q_target: np.ndarray | None = None,
     logging: np.ndarray | None = None,
     clusters: np.ndarray | None = None,
+    logging_clusters: np.ndarray | None = None,
     methods: Sequence[str] = ITEM_METHODS,
     alpha: float = 0.05,
 ) -> dict[str, PolicyEstimate]:
@@ -70,7 +71,9 @@ def evaluate_items(
     out the model's own error (said in the diagnostics). IPW/SNIPW get NaN with an explanation when the
     target puts mass on items the logger never shows the row's user (needs `logging` to be checked);
     MIPS the same for clusters. DR/SNDR keep a number there: their model term covers the unsupported
-    mass, and the diagnostics say how much of it the weights cannot correct.
+    mass, and the diagnostics say how much of it the weights cannot correct. `logging_clusters` (N, C) is the
+    logger's P(cluster | user) when only that is known (e.g. estimated from the log's counts, where the logger's
+    item distribution is not): the cluster weights and cluster support then use it instead of `logging`.
     """
     if not isinstance(log, ItemLevelLog):
         raise OPEError(
@@ -91,10 +94,10 @@ def evaluate_items(
     q_l = _row_vector(q_logged, log, "q_logged", bool(set(needs_model) - {"dm"}))
     q_t = _row_vector(q_target, log, "q_target", bool(needs_model))
     wanted_clusters = sorted((CLUSTER_WEIGHTED | MODEL_CLUSTER) & set(methods))
-    if wanted_clusters and (pi_0 is None or clusters is None):
+    if wanted_clusters and (clusters is None or (pi_0 is None and logging_clusters is None)):
         raise OPEError(
-            f"estimators {wanted_clusters} need logging (the (N, I) logging policy) and clusters (one per item) to "
-            "compute pi(cluster | user); pass both, or drop them"
+            f"estimators {wanted_clusters} need clusters (one per item) and logging (the (N, I) logging policy) or "
+            "logging_clusters (its (N, C) cluster marginal) to compute pi(cluster | user); pass them, or drop them"
         )
 
     diag: dict = {"n_rows": log.n_rows, "n_users": int(pi_e.shape[0]), "n_items": n_items, "ci_level": 1 - alpha}
@@ -104,13 +107,25 @@ def evaluate_items(
     w = w_e = None
     if USES_ITEM_WEIGHTS & set(methods):
         w = pi_e[log.user, log.item] / check_pscore(log, next(m for m in methods if m in USES_ITEM_WEIGHTS))
-    if pi_0 is not None and clusters is not None:  # support in embedding space is reported whenever it can be
+    if clusters is not None and (pi_0 is not None or logging_clusters is not None):  # support in embedding space
         c = check_clusters(clusters, n_items, int(pi_e.shape[0]))
-        target_c, logging_c = cluster_marginal(pi_e, c), cluster_marginal(pi_0, c)
+        target_c = cluster_marginal(pi_e, c)
+        logging_c = cluster_marginal(pi_0, c) if logging_clusters is None else np.asarray(logging_clusters, float)
+        if logging_c.shape != target_c.shape:
+            raise OPEError(
+                f"logging_clusters is {logging_c.shape}; the clusters make it (N users, C) = {target_c.shape}"
+            )
         diag.update(cluster_support(log, target_c, logging_c))
         c_m = c[log.item] if c.ndim == 1 else c[log.user, log.item]
-        # A logged row's cluster has pi_0(c | u) >= pi_0(a | u) > 0 (check_logging_agrees), so no division by 0.
-        w_e = target_c[log.user, c_m] / logging_c[log.user, c_m]
+        # A logged row's cluster has pi_0(c | u) >= pi_0(a | u) > 0 (check_logging_agrees); an estimated marginal
+        # must give every logged row's cluster mass too (counts of the log itself do).
+        at_rows = logging_c[log.user, c_m]
+        if (at_rows <= 0).any():
+            raise OPEError(
+                f"logging_clusters gives probability 0 to {int((at_rows <= 0).sum())} logged rows' clusters; it is "
+                "not the marginal of the logger that produced this log"
+            )
+        w_e = target_c[log.user, c_m] / at_rows
 
     z = float(stats.norm.ppf(1 - alpha / 2))
     out = {}

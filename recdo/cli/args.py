@@ -86,6 +86,7 @@ FLAGS: tuple[Flag, ...] = (
         "--pool-since",
         "pool_since",
         "with --partition: pool every dated partition from this date (YYYY-MM-DD) up to it into one analysis",
+        run_only="a backfill analyses each partition alone; pool with `recdo run --partition D --pool-since S`",
     ),
     Flag("--bootstrap", "n_bootstrap", "bootstrap replicates (B)", type=int),
     Flag(

@@ -206,7 +206,7 @@ def test_item_level_log_maps_ids_from_the_canonical_log() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"methods": ("mips",)}, r"need logging .* and clusters"),
+        ({"methods": ("mips",)}, r"need clusters .* and logging"),
         ({"methods": ("dr",)}, r"need q_logged"),
         ({"methods": ("dm",), "q_target": np.ones(3)}, r"q_target must be \(4,\)"),
         ({"methods": ("bogus",)}, r"unknown or no estimators \['bogus'\]"),
