@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal.policy.estimators import PolicyEstimate
 from causal.policy.item_level import ITEM_METHODS, evaluate_items
 from causal.policy.item_support import ItemLevelLog
 from causal.policy.text_reward import ScoreItemRewardModel
@@ -86,6 +87,10 @@ def catalogue_values(
             methods=methods,
             alpha=1 - ci_level,
         )
+        numbers = [e.estimate for e in found.values() if np.isfinite(e.estimate) and 0 <= e.estimate <= 1]
+        # How far the estimators are apart: where the target leaves the logger's support they answer different
+        # questions (the weights see nothing there, the model extrapolates), and the spread is the visible sign.
+        spread = float(max(numbers) - min(numbers)) if len(numbers) > 1 else float("nan")
         for method, e in found.items():
             diagnostics = {k: v for k, v in e.diagnostics.items() if k != "explanation"}
             diagnostics.update(
@@ -95,27 +100,40 @@ def catalogue_values(
                 cluster_basis=catalogue.cluster_basis,
                 n_contexts=int(scores.shape[0]),
                 share_of_target_mass_on_items_never_logged_in_the_context=unlogged,
+                spread_of_the_estimators=spread,
                 item_support_assumption=(
                     "IPW, SNIPW and MIPS assume the target serves each user only items the logger could have "
                     "shown them (the log holds the logger's P only at the logged item, so this is not checked); "
                     "DM, DR and SNDR cover the rest with the scorer's predictions"
                 ),
             )
-            rows.append(
-                Estimate(
-                    treatment=TREATMENT,
-                    treatment_value=name,
-                    baseline_value=None,
-                    outcome=outcome,
-                    estimand="interventional_mean",
-                    method=method,  # type: ignore[arg-type]  # the item estimators' names are Method values
-                    estimate=e.estimate,
-                    ci_low=e.ci_low,
-                    ci_high=e.ci_high,
-                    n_rows=e.n_rows,
-                    adjustment_set=(),
-                    diagnostics=diagnostics,
-                    explanation=e.diagnostics.get("explanation"),
-                )
-            )
+            rows.append(_row(name, method, e, outcome, diagnostics))
     return tuple(rows)
+
+
+def _row(target: str, method: str, e: PolicyEstimate, outcome: str, diagnostics: dict) -> Estimate:
+    """One `interventions` row; a value outside [0, 1] for a 0/1 outcome is withheld with the reason."""
+    explanation = e.diagnostics.get("explanation")
+    estimate, low, high = e.estimate, e.ci_low, e.ci_high
+    if explanation is None and np.isfinite(estimate) and not 0 <= estimate <= 1:
+        explanation = (
+            f"{method} gave {estimate:.4g}, outside [0, 1] for a rate: its weights (max "
+            f"{diagnostics.get('max_weight', float('nan')):.3g}, ESS {diagnostics.get('ess', float('nan')):.0f} of "
+            f"{e.n_rows}) multiply the reward model's errors beyond what the log supports; read the rows that agree"
+        )
+        estimate = low = high = float("nan")
+    return Estimate(
+        treatment=TREATMENT,
+        treatment_value=target,
+        baseline_value=None,
+        outcome=outcome,
+        estimand="interventional_mean",
+        method=method,  # type: ignore[arg-type]  # the item estimators' names are Method values
+        estimate=estimate,
+        ci_low=low,
+        ci_high=high,
+        n_rows=e.n_rows,
+        adjustment_set=(),
+        diagnostics=diagnostics,
+        explanation=explanation,
+    )

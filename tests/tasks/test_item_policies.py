@@ -55,6 +55,7 @@ def test_doubly_robust_values_of_the_scorers_policies_cover_the_exact_values(tmp
         (t, m) for t in ("greedy_scorer", "softmax_scorer") for m in ("ipw", "snipw", "dm", "dr", "sndr", "mips")
     }
     assert {r.treatment for r in rows} == {"item_policy"} and {r.n_rows for r in rows} == {len(log)}
+    assert all(np.isnan(r.estimate) or 0 <= r.estimate <= 1 for r in rows)  # a rate, or no number with the reason
     truth = exact_values(item_world(CONFIG), catalogue, log, scorer_targets(catalogue.scores))
     by = {(r.treatment_value, r.method): r for r in rows}
     for target, value in truth.items():

@@ -55,3 +55,15 @@ def test_a_log_without_item_propensities_or_with_user_item_features_gets_a_reaso
     frame["item_text"] = ["A | Drama", "B | Comedy"]
     inputs.add(frame)
     assert (inputs.reason, len(inputs.contexts), inputs.item_text) == (None, 2, {"a": "A | Drama", "b": "B | Comedy"})
+
+
+def test_a_rate_outside_zero_to_one_is_withheld_with_the_weights_that_made_it() -> None:
+    from causal.policy.catalogue import _row
+    from causal.policy.estimators import PolicyEstimate
+
+    wild = PolicyEstimate("dr", -0.0318, -0.0957, 0.0321, 20_000)
+    row = _row("softmax_scorer", "dr", wild, "click", {"max_weight": 222.3, "ess": 1333.9})
+    assert np.isnan(row.estimate) and np.isnan(row.ci_low) and np.isnan(row.ci_high)
+    assert row.explanation.startswith("dr gave -0.0318, outside [0, 1] for a rate: its weights (max 222, ESS 1334")
+    fine = _row("greedy_scorer", "dr", PolicyEstimate("dr", 0.75, 0.72, 0.78, 20_000), "click", {})
+    assert (fine.estimate, fine.explanation, fine.treatment) == (0.75, None, "item_policy")
