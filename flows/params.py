@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from causal.config import CausalConfig, OffPolicyConfig
-from common.errors import InputError
-from common.files import sha256_file
 from expectations.config import GateConfig
+from flows.runid import run_id_of
 from flows.runners import RunnerConfig
 from scoring.config import AUTO, ScorerConfig, resolve_backbone
 
@@ -22,10 +19,6 @@ if TYPE_CHECKING:
 # Defaults live in the config dataclasses; the fields below read them from there, never repeat them.
 _CAUSAL, _SCORER, _GATE, _RUNNER = CausalConfig(), ScorerConfig(), GateConfig(), RunnerConfig()
 
-# Where things go, how hard I/O is retried, caching and the engine (issue 6) change how a result is computed, never
-# what it is: left out of the run id, so a retry with more patience is still the same run.
-_NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
-_NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
 USER_HISTORY_FILE = "user_history.parquet"  # what `recdo simulate` writes beside log.parquet
 NO_USER_HISTORY = "none"  # user_history that turns the bundled default off (a benchmark timing the rest)
 # A run id names a folder under work_dir/runs and a report file: letters, digits and . _ - only, so no id
@@ -375,25 +368,5 @@ class PipelineParams(BaseModel):
         return run_configs(self)
 
     def run_id_for(self, data_hash: str) -> str:
-        """The run id: given, or a hash of the data and of every parameter that changes the result."""
-        if self.run_id:
-            return self.run_id
-        relevant = self.model_dump(exclude=_NOT_IN_RUN_ID)
-        relevant["data"] = data_hash  # the content, not the path, identifies the data
-        relevant.pop("user_history")  # absent unless used: a run without a history keeps the id it always had
-        if relevant.get("pool_since") is None:  # likewise: a run of one partition keeps its id
-            relevant.pop("pool_since", None)
-        history = self.resolved_user_history()
-        if history is not None:  # its content changes the user_text states: hashed like the log (a few MB)
-            relevant["user_history"] = _history_hash(history)
-        digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
-        return f"run-{digest[:12]}"
-
-
-def _history_hash(path: str) -> str:
-    """sha256 of the history file's bytes, or InputError naming the flag when there is no such file."""
-    if not Path(path).is_file():
-        raise InputError(
-            f"--user-history {path!r} is no file; pass a CSV/Parquet of (user_id, ts, text) rows or leave it out"
-        )
-    return sha256_file(path)
+        """The run id: given, or a hash of the data and of every parameter that changes the result (flows/runid.py)."""
+        return self.run_id or run_id_of(self.model_dump(), data_hash, self.resolved_user_history())
