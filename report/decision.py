@@ -6,7 +6,6 @@ verdict shown in the report, in the Prefect UI and in the terminal is one verdic
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from causal.decide.allocation import Allocation, allocate
-from causal.decide.policy import PolicyValue
+from causal.decide.policy import PolicyValue, policy_values_from_rows
 from causal.decide.posterior import ALL, Decision
 from causal.decide.replicates import replicate_sets
 from causal.decide.run import decide_sets
@@ -49,33 +48,6 @@ def segment_label(d: Decision) -> str:
     return d.segment if d.segment == ALL else f"{d.segment}={d.segment_value}"
 
 
-def _float(v: object) -> float:
-    return float("nan") if v is None or v is pd.NA else float(v)  # type: ignore[arg-type]
-
-
-def policy_values_of(frame: pd.DataFrame) -> tuple[PolicyValue, ...]:
-    """`policy_values` rows (one run's) back to `PolicyValue`s; NULL numbers become nan, as they were written."""
-    out = []
-    for r in frame.to_dict("records"):
-        policy = r["policy"]
-        why = r.get("explanation")
-        out.append(
-            PolicyValue(
-                treatment=str(r["treatment"]),
-                outcome=str(r["outcome"]),
-                segment=str(r["segment"]),
-                method=str(r["method"]),
-                policy=json.loads(policy) if isinstance(policy, str) else dict(policy or {}),
-                estimate=_float(r["estimate"]),
-                ci_low=_float(r["ci_low"]),
-                ci_high=_float(r["ci_high"]),
-                n_rows=0 if pd.isna(r["n_rows"]) else int(r["n_rows"]),
-                explanation=why if isinstance(why, str) and why else None,
-            )
-        )
-    return tuple(out)
-
-
 def pair_decisions(
     replicates: pd.DataFrame,
     policy_values: pd.DataFrame,
@@ -88,7 +60,7 @@ def pair_decisions(
         return ()
     sets = replicate_sets(replicates)
     decisions = decide_sets(sets, level)
-    stored = policy_values_of(policy_values)
+    stored = policy_values_from_rows(policy_values)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     out = []
     for t, y in dict.fromkeys((d.treatment, d.outcome) for d in decisions):

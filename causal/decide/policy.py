@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -29,6 +30,33 @@ class PolicyValue:
     ci_high: float
     n_rows: int
     explanation: str | None = None
+
+
+def _float(v: object) -> float:
+    return float("nan") if v is None or v is pd.NA else float(v)  # type: ignore[arg-type]
+
+
+def policy_values_from_rows(frame: pd.DataFrame) -> tuple[PolicyValue, ...]:
+    """`policy_values` table rows back to `PolicyValue`s; NULL numbers become nan, as they were written."""
+    out = []
+    for r in frame.to_dict("records"):
+        policy = r["policy"]
+        why = r.get("explanation")
+        out.append(
+            PolicyValue(
+                treatment=str(r["treatment"]),
+                outcome=str(r["outcome"]),
+                segment=str(r["segment"]),
+                method=str(r["method"]),
+                policy=json.loads(policy) if isinstance(policy, str) else dict(policy or {}),
+                estimate=_float(r["estimate"]),
+                ci_low=_float(r["ci_low"]),
+                ci_high=_float(r["ci_high"]),
+                n_rows=0 if pd.isna(r["n_rows"]) else int(r["n_rows"]),
+                explanation=why if isinstance(why, str) and why else None,
+            )
+        )
+    return tuple(out)
 
 
 def segment_policy(decisions: tuple[Decision, ...]) -> dict[str, str] | None:

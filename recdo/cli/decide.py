@@ -102,7 +102,7 @@ def _policy_line(values, population) -> str:
 def cmd_decide(args: argparse.Namespace) -> int:
     import store
     from causal.decide.allocation import check_floor
-    from causal.decide.policy import PolicyValue
+    from causal.decide.policy import policy_values_from_rows
     from causal.decide.posterior import ALL
     from causal.decide.replicates import replicate_sets
     from causal.decide.run import decide_sets
@@ -125,10 +125,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
         print(json.dumps(decision_rows(run_id, paired), indent=2))
     else:
         _print_decisions(run_id, paired)
-    policy_values = [
-        PolicyValue(**{**r, "policy": json.loads(r["policy"]), "explanation": r["explanation"] or None})
-        for r in stored.drop(columns=["run_id"]).astype(object).where(stored.notna(), None).to_dict("records")
-    ]
+    policy_values = policy_values_from_rows(stored)
     pairs = list(dict.fromkeys((d.treatment, d.outcome) for d in decisions))
     if not args.json:
         for t, y in pairs:
