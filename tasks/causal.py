@@ -14,6 +14,7 @@ import sources
 from causal.config import OffPolicyConfig
 from causal.decide.run import PairReplicates, pair_replicates
 from causal.effects.arms import shortfall
+from sources.decision_cells import decision_cells
 
 
 @task(name="prepare effects", cache_policy=NO_CACHE)
@@ -139,42 +140,11 @@ def evaluate_target_policy(
     )
 
 
-def decision_cells(scored_path: str, prepared: causal.PreparedEffects) -> pd.DataFrame | str:
-    """The log counted by (segment value, served value, outcome, propensity) for the DR policy value, or why not.
-
-    DuckDB counts the Parquet file out of core, so the rows are never read whole.
-    """
-    import duckdb
-
-    from causal.decide.policy import CELL_COLUMNS
-
-    def q(column: str) -> str:
-        return '"' + column.replace('"', '""') + '"'
-
-    t, y, seg = prepared.config.treatment, prepared.config.outcome, prepared.segment
-    if not seg:
-        return "no CATE segment, so no segment policy"
-    con = duckdb.connect()
-    try:
-        columns = set(con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [scored_path]).df()["column_name"])
-        lacking = sorted({seg, t, y, "propensity"} - columns)
-        if lacking:
-            return f"the log has no column {lacking} (DR needs the segment, the served value and its propensity)"
-        cells = con.execute(
-            f"SELECT CAST({q(seg)} AS VARCHAR), CAST({q(t)} AS VARCHAR), CAST({q(y)} AS DOUBLE), "
-            f"CAST(propensity AS DOUBLE), count(*) FROM read_parquet(?) WHERE {q(seg)} IS NOT NULL "
-            f"AND {q(t)} IS NOT NULL AND {q(y)} IS NOT NULL GROUP BY ALL",
-            [scored_path],
-        ).df()
-    finally:
-        con.close()
-    cells.columns = list(CELL_COLUMNS)
-    return cells
-
-
 @task(name="collect replicates", cache_policy=NO_CACHE)
 def collect_replicates(
     scored_path: str, prepared: causal.PreparedEffects, chunks: list[causal.BootstrapChunk]
 ) -> PairReplicates:
     """The pair's bootstrap replicates as rows to store, and its segment policy valued by the network and by DR."""
-    return pair_replicates(prepared, chunks, decision_cells(scored_path, prepared))
+    cfg = prepared.config
+    cells = decision_cells(scored_path, cfg.treatment, cfg.outcome, prepared.segment)
+    return pair_replicates(prepared, chunks, cells)

@@ -13,7 +13,7 @@ from causal.decide.posterior import Decision
 from causal.decide.replicates import ReplicateSet
 from common.values import percentile_interval
 
-CELL_COLUMNS = ("segment_value", "value", "y", "propensity", "n")  # the log counted for DR
+CELL_COLUMNS = ("segment_value", "value", "y", "propensity", "n")  # the log counted for DR (sources.decision_cells)
 
 
 @dataclass(frozen=True)
