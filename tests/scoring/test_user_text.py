@@ -1,4 +1,4 @@
-"""The user-text task on a gated simulated log and a small history, with the real MiniLM (cached) as encoder."""
+"""Users' text states (scoring.user_text) on a gated simulated log and a small history, MiniLM as encoder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from common.errors import InputError
 from scoring.text_features import NO_HISTORY, USER_TEXT
-from tasks.text import add_user_text
+from scoring.user_text import add_user_text
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # loads torch and MiniLM (about 5 s here), then each case is quick
