@@ -6,21 +6,7 @@ import numpy as np
 import pytest
 
 from causal.decide.allocation import SCHEMA, allocate, thompson
-from causal.decide.posterior import decide
-
-VALUES = ("a", "b", "c")
-
-
-def _d(means, segment="all", segment_value="all"):
-    return decide(
-        np.asarray(means, dtype=float),
-        VALUES,
-        "a",
-        treatment="t",
-        outcome="y",
-        segment=segment,
-        segment_value=segment_value,
-    )
+from tests.causal.decide.decisions import decision as _d
 
 
 def test_thompson_keeps_the_floor_and_sums_to_one():

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from causal.decide import loop
 from causal.decide.allocation import SCHEMA
-from causal.decide.posterior import decide
+from tests.causal.decide.decisions import VALUES
+from tests.causal.decide.decisions import decision as _d
 
-VALUES = ("a", "b", "c")
 SEGMENTS = ("low", "high")
 MU = {"low": {"a": 0.5, "b": 0.2, "c": 0.1}, "high": {"a": 0.4, "b": 0.7, "c": 0.3}}
 SHARE = {"low": 0.25, "high": 0.75}
-
-
-def _d(means, segment="all", segment_value="all"):
-    return decide(
-        np.asarray(means, dtype=float),
-        VALUES,
-        "a",
-        treatment="t",
-        outcome="y",
-        segment=segment,
-        segment_value=segment_value,
-    )
 
 
 def test_the_oracle_has_zero_regret_and_uniform_its_closed_form():
