@@ -10,6 +10,7 @@ from causal.config import CausalConfig, OffPolicyConfig
 from expectations.config import GateConfig
 from flows.runners import RunnerConfig
 from scoring.config import ScorerConfig
+from scoring.text_features import DEFAULT_REPRESENTATION
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class RunConfigs:
     runner: RunnerConfig
     off_policy: OffPolicyConfig | None
     user_history: str | None = None  # the users' text history file (params.resolved_user_history), checked
+    user_text_representation: str = DEFAULT_REPRESENTATION  # scoring.text_features' representation of the history
 
 
 def run_configs(params: Any) -> RunConfigs:
@@ -80,6 +82,7 @@ def run_configs(params: Any) -> RunConfigs:
             else None
         ),
         user_history=history,
+        user_text_representation=params.user_text_representation,
     )
 
 

@@ -12,6 +12,7 @@ from expectations.config import GateConfig
 from flows.runid import run_id_of
 from flows.runners import RunnerConfig
 from scoring.config import AUTO, ScorerConfig, resolve_backbone
+from scoring.text_features import DEFAULT_REPRESENTATION
 
 if TYPE_CHECKING:
     from flows.configs import RunConfigs
@@ -177,6 +178,14 @@ class PipelineParams(BaseModel):
             "log's first impression become each user's pre-treatment `user_text` state; default: "
             "DATA/user_history.parquet when `data` is a folder holding one (a `recdo simulate` folder does); "
             "'none': no text features even then."
+        ),
+    )
+    user_text_representation: Literal["mean", "dominant", "propensity"] = Field(
+        DEFAULT_REPRESENTATION,
+        description=(
+            "How a user's history becomes their user_text state: 'mean' (k-means of the mean history embedding), "
+            "'dominant' (the item-text cluster most of the history is in) or 'propensity' (the text summarised for "
+            "what the logger did: a logistic of the first treatment on text and user columns, never an outcome)."
         ),
     )
     ope_logged: str = Field(

@@ -155,7 +155,15 @@ def pipeline(params: PipelineParams = PipelineParams()) -> RunSummary:
             raise expectations.GateFailed(gate.failure)
         check_treatments_task(gate.clean_path, configs.causal, params.work_dir)  # before training, as one line
         # the users' pre-log history as a user_text column (pre-treatment), when a history file is given or bundled
-        clean_path = user_text_task(gate.clean_path, configs.user_history, params.work_dir, run_dir, params.seed)
+        clean_path = user_text_task(
+            gate.clean_path,
+            configs.user_history,
+            params.work_dir,
+            run_dir,
+            params.seed,
+            configs.user_text_representation,
+            params.treatments[0],  # the propensity summary's treatment
+        )
         scored = cached(train_scorer, SCORER_CACHE, params.work_dir, params.refresh)(
             clean_path, params.outcome, configs.scorer, run_dir
         )

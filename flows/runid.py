@@ -13,8 +13,8 @@ from common.files import sha256_file
 # what it is: left out of the run id, so a retry with more patience is still the same run.
 NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
 NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
-# Absent unless used: a run without them keeps the id it always had.
-ONLY_WHEN_SET = ("pool_since",)
+# Left out at their defaults: a run that does not use them keeps the id it always had.
+LEFT_OUT_AT = {"pool_since": None, "user_text_representation": "mean"}
 
 
 def run_id_of(params: dict, data_hash: str, history: str | None) -> str:
@@ -23,8 +23,8 @@ def run_id_of(params: dict, data_hash: str, history: str | None) -> str:
     relevant = {k: v for k, v in params.items() if k not in NOT_IN_RUN_ID}
     relevant["data"] = data_hash  # the content, not the path, identifies the data
     relevant.pop("user_history", None)
-    for name in ONLY_WHEN_SET:
-        if relevant.get(name) is None:
+    for name, default in LEFT_OUT_AT.items():
+        if relevant.get(name, default) == default:
             relevant.pop(name, None)
     if history is not None:  # its content changes the user_text states: hashed like the log (a few MB)
         relevant["user_history"] = history_hash(history)

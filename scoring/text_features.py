@@ -24,6 +24,7 @@ NO_HISTORY = "none"  # the state of a user the caller asked for who has no histo
 MAX_LENGTH = 128  # tokens per text: "title | genres" fits many times over; MiniLM was trained on 128
 OTHER_STATE = "other"  # the "dominant" states held by fewer than min_share of the users, merged
 REPRESENTATIONS = ("mean", "dominant", "propensity")
+DEFAULT_REPRESENTATION = "mean"  # the unsupervised default: it reads no column of the log
 # The propensity head's defaults, chosen on bench/text_causal.py's dev seeds (100-102): unit-norm mean vectors
 # have coordinates near 0.05, so C = 1 shrank the head to near-constant propensities.
 PROPENSITY_C = 100.0
@@ -123,7 +124,7 @@ def user_text_features(
     seed: int = 0,
     *,
     users: Sequence[object] | None = None,
-    representation: str = "mean",
+    representation: str = DEFAULT_REPRESENTATION,
     min_share: float = 0.02,
     treatment_log: pd.DataFrame | None = None,
     treatment: str = "strategy",

@@ -16,7 +16,15 @@ import pyarrow.parquet as pq
 from common.errors import InputError
 from common.files import atomic_path
 from scoring.config import AUTO, resolve_backbone
-from scoring.text_features import NO_HISTORY, USER_TEXT, UserText, embed_items, user_text_features, with_user_text
+from scoring.text_features import (
+    DEFAULT_REPRESENTATION,
+    NO_HISTORY,
+    USER_TEXT,
+    UserText,
+    embed_items,
+    user_text_features,
+    with_user_text,
+)
 from sources.base import SourceError
 from sources.table import read_frame
 
@@ -57,8 +65,14 @@ def add_user_text(
     n_clusters: int = 6,
     seed: int = 0,
     say: Callable[[str], None] = print,
+    representation: str = DEFAULT_REPRESENTATION,
+    treatment: str | None = None,
 ) -> UserTextRef:
-    """Write clean_path plus `user_text` to out_path: k-means states of each user's mean history embedding.
+    """Write clean_path plus `user_text` to out_path: k-means states of each user's history embeddings.
+
+    `representation` is scoring.text_features'. "propensity" also reads the log's `treatment` and its other
+    categorical user_* columns (the logger's inputs, never an outcome) to summarise the text for what the
+    logger did.
 
     The cutoff is the log's earliest ts, so only history strictly before the first impression is read (the
     leakage rule of scoring.text_features, checked again by with_user_text on every batch). `backbone`: the
@@ -76,7 +90,12 @@ def add_user_text(
         spent.append(embed_items(texts, encoder, Path(cache_dir)))
         return spent[-1].vectors
 
-    features = user_text_features(history, cutoff, vectors_of, n_clusters, seed, users=users)
+    extra: dict = {"representation": representation}
+    if representation == "propensity":
+        if not treatment:
+            raise InputError("user text representation 'propensity' needs the run's treatment; pass treatment=")
+        extra.update(_treatment_log(clean_path, treatment))
+    features = user_text_features(history, cutoff, vectors_of, n_clusters, seed, users=users, **extra)
     _write_with_text(clean_path, out_path, features)
     states = features.frame[USER_TEXT]
     return UserTextRef(
@@ -140,3 +159,17 @@ def _write_with_text(clean_path: str, out_path: str, features: UserText) -> None
             states = with_user_text(keys, features)[USER_TEXT]  # checks the leakage rule again, per batch
             columns = [*batch.columns, pa.array(states.astype(str).to_numpy(), pa.string())]
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+
+
+MAX_COVARIATE_LEVELS = 50  # a user_* column with more values is an id or a number, not a category to one-hot
+
+
+def _treatment_log(clean_path: str, treatment: str) -> dict:
+    """treatment_log, treatment and covariates for the propensity summary: user_id, the treatment, user categories."""
+    names = pq.ParquetFile(clean_path).schema_arrow.names
+    if treatment not in names:
+        raise InputError(f"the log has no treatment column {treatment!r} for the propensity summary of user text")
+    candidates = [c for c in names if c.startswith("user_") and c not in ("user_id", USER_TEXT)]
+    frame = pq.read_table(clean_path, columns=["user_id", treatment, *candidates]).to_pandas()
+    covariates = tuple(c for c in candidates if frame[c].nunique() <= MAX_COVARIATE_LEVELS)
+    return {"treatment_log": frame, "treatment": treatment, "covariates": covariates}

@@ -161,6 +161,13 @@ FLAGS: tuple[Flag, ...] = (
         "'none': no text features",
         metavar="FILE",
     ),
+    Flag(
+        "--user-text-representation",
+        "user_text_representation",
+        "how a history becomes the user_text state: mean embedding clusters, the dominant item-text cluster, or the "
+        "text's prediction of the first treatment (propensity; reads the logged treatment, never an outcome)",
+        choices=("mean", "dominant", "propensity"),
+    ),
     Flag("--ope-logged", "ope_logged", "treatment value whose rows are the logged data for off-policy evaluation"),
     Flag("--ope-target", "ope_target", "name the target policy's estimates are stored under"),
     Flag("--ope-refits", "ope_refits", "reward-model refits for the DM/DR-family intervals", type=int),

@@ -112,3 +112,37 @@ def test_a_csv_history_gives_the_same_states(clean, history, tmp_path):
     history.assign(ts=history.ts.dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(tmp_path / "h.csv", index=False)
     ref = add_user_text(str(clean), str(tmp_path / "h.csv"), str(tmp_path / "c.parquet"), str(tmp_path / "emb"))
     pd.testing.assert_series_equal(pd.read_parquet(ref.path)[USER_TEXT], from_parquet[USER_TEXT])
+
+
+def test_the_propensity_representation_reads_the_logged_treatment_and_the_user_columns(clean, history, tmp_path):
+    from scoring.text_features import user_text_features
+    from scoring.user_text import _treatment_log
+
+    history.to_parquet(tmp_path / "h.parquet", index=False)
+    out = tmp_path / "p.parquet"
+    ref = add_user_text(
+        str(clean),
+        str(tmp_path / "h.parquet"),
+        str(out),
+        str(tmp_path / "emb"),
+        say=lambda _: None,
+        representation="propensity",
+        treatment="strategy",
+    )
+    got = pd.read_parquet(ref.path)
+    assert got.groupby("user_id")[USER_TEXT].nunique().max() == 1
+    assert {u for u, s in zip(got.user_id, got[USER_TEXT]) if s != NO_HISTORY} == set(history.user_id)
+    logged = _treatment_log(str(clean), "strategy")
+    assert "user_activity" in logged["covariates"] and "user_id" not in logged["covariates"]
+    # the same states as scoring.text_features' own propensity summary of the same inputs
+    from scoring.text_features import embed_items
+
+    vectors = lambda texts: embed_items(texts, "minilm", tmp_path / "emb").vectors  # noqa: E731
+    first = pd.read_parquet(clean, columns=["ts"]).ts.min()
+    users = list(dict.fromkeys(pd.read_parquet(clean, columns=["user_id"]).user_id.astype(str)))
+    direct = user_text_features(history, first, vectors, 6, 0, users=users, representation="propensity", **logged)
+    assert dict(zip(got.user_id, got[USER_TEXT])) == dict(zip(direct.frame.user_id, direct.frame[USER_TEXT]))
+    with pytest.raises(InputError, match="needs the run's treatment"):
+        add_user_text(
+            str(clean), str(tmp_path / "h.parquet"), str(out), str(tmp_path / "emb"), representation="propensity"
+        )
