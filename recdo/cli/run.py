@@ -30,13 +30,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_params(params)  # before Prefect starts: a bad flag costs no server start and no training
     keep_prefect_results_in(params.work_dir)
 
-    from flows.pipeline import pipeline
     from flows.server import local_api
     from recdo.cli.summary import print_summary
+    from recdo.cli.warm import warm_imports
 
-    if not args.debug:
-        quiet_prefect_console()
+    warm = warm_imports()  # while the API server starts in its own process
     with local_api(params.work_dir):  # one local API per work dir, shared by concurrent runs, gone with the last
+        warm.join()
+        from flows.pipeline import pipeline
+
+        if not args.debug:
+            quiet_prefect_console()
         summary = pipeline(params)
     print_summary(summary)
     return 0
