@@ -25,12 +25,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     check_params(params)
     keep_prefect_results_in(params.work_dir)
 
-    from flows.backfill import backfill
     from flows.server import local_api
+    from recdo.cli.warm import HEAVY, warm_imports
 
-    if not args.debug:
-        quiet_prefect_console()
+    warm = warm_imports(("flows.backfill", *HEAVY))  # while the API server starts in its own process
     with local_api(params.work_dir), _remember_ctrl_c() as interrupted:
+        warm.join()
+        from flows.backfill import backfill
+
+        if not args.debug:
+            quiet_prefect_console()
         summary = backfill(
             start=args.start, end=args.end, concurrency=args.concurrency, force=args.force, params=params
         )
