@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scoring.predict import RowScorer
 from scoring.text import feature_columns, row_parts
 
 # Above this many (context, item) pairs the matrix is not built: a log whose user side is (nearly) unique per user
@@ -93,7 +94,9 @@ def why_no_catalogue(columns: Iterable[str], outcome: str) -> str | None:
     return None
 
 
-def score_catalogue(inputs: CatalogueInputs, scorer, n_clusters: int = N_CLUSTERS, seed: int = 0) -> CatalogueScores:
+def score_catalogue(
+    inputs: CatalogueInputs, scorer: RowScorer, n_clusters: int = N_CLUSTERS, seed: int = 0
+) -> CatalogueScores:
     """Every (context, item) through the trained scorer (`scoring.predict.RowScorer`), and k-means item clusters.
 
     Frozen backbones embed each side once, so G x I pairs cost one pass of the head; other modes send each pair

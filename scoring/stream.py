@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from scoring.catalogue import CatalogueInputs, score_catalogue
 from scoring.config import ScorerConfig
-from scoring.predict import SCORE_CACHE_ENTRIES
+from scoring.predict import SCORE_CACHE_ENTRIES, RowScorer
 from scoring.sample import iter_batches, log_dataset, read_sample
 from scoring.train import (
     _PROCESS_STATE,
@@ -124,7 +124,7 @@ def score_log(
     return ScoredLog(str(out), n_rows, metrics, fitted.result.backbone, fitted.result.notes, catalogue, note)
 
 
-def _catalogue(inputs: CatalogueInputs, scorer, out: Path, seed: int) -> tuple[str | None, str | None]:
+def _catalogue(inputs: CatalogueInputs, scorer: RowScorer, out: Path, seed: int) -> tuple[str | None, str | None]:
     """(catalogue.npz beside `out`, None), or (None, why not): every (user context, item) scored once."""
     if inputs.reason is not None:
         return None, inputs.reason
