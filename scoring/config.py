@@ -44,6 +44,9 @@ class ScorerConfig:
     history_items: int = 0  # earlier rows of the same user shown before the candidate, newest first (0: none)
     history_tokens: int = 96  # token budget of that history; the oldest entries are cut first
     checkpoint_every_n_steps: int = 50  # mid-epoch checkpoints, so a retried task resumes close to where it died
+    # ... but never sooner than this after the last one: on a GPU 50 steps of MiniLM take a fraction of a second,
+    # and each save writes its weights and Adam state (270 MB). A crash loses at most this much training.
+    checkpoint_min_interval_s: float = 30.0
     lora_r: int = 8
     embed_cache: bool = True  # frozen mode: keep embeddings on disk keyed by backbone hash and text hash
     embed_cache_dir: str | None = None  # where; None: the scorer's work dir. Runs share WORK_DIR/embeddings
@@ -109,6 +112,11 @@ class ScorerConfig:
                 "leave room for the candidate's own text, e.g. history_tokens=96 with max_length=160"
             )
         _check_int("checkpoint_every_n_steps", self.checkpoint_every_n_steps, 1, "checkpoint e.g. every 50 steps")
+        gap = self.checkpoint_min_interval_s
+        if isinstance(gap, bool) or not isinstance(gap, (int, float)) or not gap >= 0:
+            raise ValueError(
+                f"checkpoint_min_interval_s must be a number >= 0; got {gap!r}; e.g. 30 (0: every n steps)"
+            )
         _check_int("lora_r", self.lora_r, 1, "use a LoRA rank such as 8")
         if not isinstance(self.embed_cache, bool):
             raise ValueError(f"embed_cache must be True or False; got {self.embed_cache!r}")

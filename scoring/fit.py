@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-from scoring.callbacks import FAULT_ENV, FailOnceAfter, ResumeState
+from scoring.callbacks import FAULT_ENV, FailOnceAfter, ResumeState, SpacedCheckpoint
 from scoring.config import ScorerConfig
 from scoring.data import RowsDataModule
 from scoring.model import ScorerModule
@@ -83,7 +83,8 @@ def fit_and_predict(job: FitJob) -> tuple[FitOutcome, L.Trainer]:
     if fault:
         callbacks.append(FailOnceAfter(int(fault), ckpt_dir / "fault-injected"))
     callbacks.append(
-        ModelCheckpoint(
+        SpacedCheckpoint(
+            min_interval_s=config.checkpoint_min_interval_s,
             dirpath=ckpt_dir,
             filename="last",
             every_n_train_steps=config.checkpoint_every_n_steps,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from prefect import flow
 from test_scoring import synthetic_log  # tests/ is on sys.path (rootdir conftest, no package)
 
@@ -11,7 +12,14 @@ from scoring import ScorerConfig
 from scoring.callbacks import FAULT_ENV
 from tasks.score import train_scorer
 
-CONFIG = ScorerConfig(max_epochs=2, batch_size=32, checkpoint_every_n_steps=2, progress=False, accelerator="cpu")
+CONFIG = ScorerConfig(
+    max_epochs=2,
+    batch_size=32,
+    checkpoint_every_n_steps=2,
+    checkpoint_min_interval_s=0,
+    progress=False,
+    accelerator="cpu",
+)
 
 
 @flow(name="scorer-retry-test")
@@ -38,3 +46,29 @@ def test_a_failed_training_attempt_resumes_from_its_checkpoint_on_retry(prefect_
     a = pd.read_parquet(resumed.scored_path)["score"].to_numpy()
     b = pd.read_parquet(clean.scored_path)["score"].to_numpy()
     assert np.array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_checkpoints_are_spaced_in_time_so_a_fast_device_does_not_spend_its_steps_saving(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from scoring import train_and_score
+
+    saved: list[int] = []
+    original = ModelCheckpoint.on_train_batch_end
+
+    def counting(self, trainer, *args, **kwargs):  # the real save, counted: which steps wrote "last"
+        before = self._last_global_step_saved
+        original(self, trainer, *args, **kwargs)
+        if self._last_global_step_saved != before and self.filename == "last":
+            saved.append(trainer.global_step)
+
+    monkeypatch.setattr(ModelCheckpoint, "on_train_batch_end", counting)
+    log = synthetic_log(400)
+    train_and_score(log, "click", CONFIG, tmp_path / "a")  # every 2 steps, no spacing: 10 saves in 20 steps
+    every_two = list(saved)
+    saved.clear()
+    train_and_score(log, "click", replace(CONFIG, checkpoint_min_interval_s=3600), tmp_path / "b")
+    assert every_two == list(range(2, 21, 2)) and saved == []  # an hour apart: none in a run of seconds
