@@ -40,7 +40,7 @@ def policy_values_from_rows(frame: pd.DataFrame) -> tuple[PolicyValue, ...]:
     """`policy_values` table rows back to `PolicyValue`s; NULL numbers become nan, as they were written."""
     out = []
     for r in frame.to_dict("records"):
-        policy = r["policy"]
+        policy = r["policy"] or {}  # JSON text as written; NULL or "" (never written, but readable) is no policy
         why = r.get("explanation")
         out.append(
             PolicyValue(
@@ -48,7 +48,7 @@ def policy_values_from_rows(frame: pd.DataFrame) -> tuple[PolicyValue, ...]:
                 outcome=str(r["outcome"]),
                 segment=str(r["segment"]),
                 method=str(r["method"]),
-                policy=json.loads(policy) if isinstance(policy, str) else dict(policy or {}),
+                policy=json.loads(policy) if isinstance(policy, str) else dict(policy),
                 estimate=_float(r["estimate"]),
                 ci_low=_float(r["ci_low"]),
                 ci_high=_float(r["ci_high"]),
