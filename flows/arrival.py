@@ -15,6 +15,7 @@ from flows.pipeline import RunSummary, pipeline
 from tasks.decide import check_pooling, read_previous_allocation, write_next_allocation
 
 HIVE_DATE = re.compile(r"^date=\d{4}-\d{2}-\d{2}$")  # a hive partition folder of a dataset
+PARQUET_SUFFIXES = (".parquet", ".pq")  # what `recdo watch` announces besides CSV
 ALLOCATION_DIR = "allocation"  # under the run's work_dir: one <treatment>.json per treatment
 
 
@@ -33,13 +34,12 @@ def arrival_params(
 
     Derived treatments, outcomes and baselines come from the file's columns (after `params.column_map`),
     the same answers `recdo run` gives that log, so a deployment left at its defaults runs any known log.
-    With `pool_since`, a file inside a hive `date=YYYY-MM-DD/` folder is read from its dataset's root, where
-    the earlier partitions are.
+    With `pool_since` the run reads the dataset the file belongs to (`dataset_of`), where the earlier days are.
     """
     choice = choose(params, columns_of(file, params.column_map, "table"), treatments, outcomes, baselines)
     where = {k: v for k, v in (("db", db), ("work_dir", work_dir)) if v}
-    if pool_since and HIVE_DATE.match(Path(file).parent.name):
-        file = str(Path(file).parent.parent)
+    if pool_since:
+        file = str(dataset_of(Path(file)))
     run = params.with_changes(
         data=file,
         source="table",
@@ -55,6 +55,16 @@ def arrival_params(
         f"{Path(run.db).resolve()}, intermediate files to {Path(run.work_dir).resolve()}"
     )
     return run
+
+
+def dataset_of(file: Path) -> Path:
+    """Where a pooling run finds the days before `file`: a hive `date=YYYY-MM-DD/` folder's root, the folder a
+    Parquet file was dropped in (a watched folder of daily drops), else the file itself (a CSV, a folder)."""
+    if HIVE_DATE.match(file.parent.name):
+        return file.parent.parent
+    if file.is_file() and file.suffix.lower() in PARQUET_SUFFIXES:
+        return file.parent
+    return file
 
 
 def allocation_paths(run: PipelineParams, allocation: str | None) -> dict[str, str]:

@@ -360,8 +360,8 @@ def _add_run_flags(parser: argparse.ArgumentParser) -> None:
         "--pool-since",
         default=None,
         metavar="YYYY-MM-DD",
-        help="each run pools every partition from this date up to the announced one (a file under a hive "
-        "date=YYYY-MM-DD/ folder: from its dataset root), where the design allows; default: the partition alone",
+        help="each run pools every partition from this date up to the announced one, read from the folder the file "
+        "was dropped in (or its hive date=YYYY-MM-DD/ root), where the design allows; default: the partition alone",
     )
 
 

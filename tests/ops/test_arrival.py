@@ -39,6 +39,11 @@ def test_a_pooling_arrival_in_a_hive_folder_reads_its_dataset_root(sim_day, tmp_
     assert (run.data, run.partition, run.pool_since) == (str(tmp_path / "logs"), "2024-03-01", "2024-02-25")
     alone = arrival_params(params, str(arrived), "2024-03-01")  # not pooling: the file that arrived, as before
     assert (alone.data, alone.pool_since) == (str(arrived), None)
+    flat = tmp_path / "incoming"  # a watched folder of daily drops: the folder holds the earlier days
+    flat.mkdir()
+    dropped = flat / "2024-03-01.parquet"
+    dropped.write_bytes(Path(sim_day).read_bytes())
+    assert arrival_params(params, str(dropped), "2024-03-01", pool_since="2024-02-25").data == str(flat)
 
 
 def test_the_event_wins_over_the_deployment_which_wins_over_the_columns(sim_day, tmp_path):
