@@ -60,14 +60,15 @@ class CatalogueInputs:
     item_text: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
 
-    def add(self, frame: pd.DataFrame) -> None:
-        """Take one batch's rows (the canonical columns); sets `reason` instead when the matrix cannot be made."""
+    def add(self, frame: pd.DataFrame, parts: tuple[list[str], list[str]] | None = None) -> None:
+        """Take one batch's rows (the canonical columns) and, when the caller has them, its `row_parts` (user and
+        item side texts, made once per batch); sets `reason` instead when the matrix cannot be made."""
         if self.reason is not None:
             return
         self.reason = why_no_catalogue(frame.columns, self.outcome)
         if self.reason is not None:
             return
-        users, items = row_parts(frame, exclude=(self.outcome,))
+        users, items = parts if parts is not None else row_parts(frame, exclude=(self.outcome,))
         for text in users:
             self.contexts.setdefault(text, len(self.contexts))
         for item_id, text in zip(frame["item_id"].astype(str).tolist(), items):

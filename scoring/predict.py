@@ -101,9 +101,9 @@ class RowScorer:
                 seen.add(text)
                 self._vectors.put(text, np.array(vector, dtype=np.float32))  # a copy: never pin the whole matrix
 
-    def scores(self, frame: pd.DataFrame, outcome: str) -> np.ndarray:
-        """P(outcome) per row of `frame`, in row order (float64)."""
-        return self.calibrator(self.logits(*row_parts(frame, exclude=(outcome,))))
+    def scores(self, frame: pd.DataFrame, outcome: str, parts: tuple[list[str], list[str]] | None = None) -> np.ndarray:
+        """P(outcome) per row of `frame`, in row order (float64); `parts`: its `row_parts`, when already made."""
+        return self.calibrator(self.logits(*(parts if parts is not None else row_parts(frame, exclude=(outcome,)))))
 
     def logits(self, user_part: list[str], item_part: list[str]) -> np.ndarray:
         """The network's logit per row (float64); each distinct input goes through the network at most once."""

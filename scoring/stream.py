@@ -16,6 +16,7 @@ from scoring.catalogue import CatalogueInputs, score_catalogue
 from scoring.config import ScorerConfig
 from scoring.predict import SCORE_CACHE_ENTRIES, RowScorer
 from scoring.sample import iter_batches, log_dataset, read_sample
+from scoring.text import row_parts
 from scoring.train import (
     _PROCESS_STATE,
     STREAM_ROWS,
@@ -104,8 +105,9 @@ def score_log(
             ):
                 for batch in iter_batches(dataset, batch_rows):
                     frame = batch.to_pandas()
-                    inputs.add(frame)
-                    scores = scorer.scores(frame, outcome)
+                    parts = row_parts(frame, exclude=(outcome,))  # one text per row, for the scores and the catalogue
+                    inputs.add(frame, parts)
+                    scores = scorer.scores(frame, outcome, parts)
                     split = split_of.reindex(frame["event_id"]).fillna(UNSAMPLED).to_numpy(dtype=object)
                     columns = [*batch.columns, pa.array(scores, pa.float64()), pa.array(split, pa.string())]
                     writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))

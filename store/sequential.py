@@ -130,7 +130,8 @@ def sequential_rows(
 
     runs, rows = source if isinstance(source, tuple) else _read(source)
     looks = experiment_runs(runs, run_id)
-    cumulative = experiment_of(_params(runs.loc[runs.run_id == run_id, "params"].iloc[0]))[2] is not None
+    # a run with pool_since holds every partition since that date: its counts are already the cumulative look
+    cumulative = _params(runs.loc[runs.run_id == run_id, "params"].iloc[0]).get("pool_since") is not None
     order = {rid: i for i, (_, rid) in enumerate(looks)}
     partition_of = dict((rid, p) for p, rid in looks)
     rows = rows[rows.run_id.isin(order)].assign(_counts=lambda f: f.diagnostics.map(_counts))

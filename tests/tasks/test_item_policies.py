@@ -65,3 +65,18 @@ def test_doubly_robust_values_of_the_scorers_policies_cover_the_exact_values(tmp
     # greedy serves one film per context, to users who rated it too (the logger never shows them a rated film):
     # IPW's weights see none of that mass and fall far short, which is why DR is the row to read.
     assert by[("greedy_scorer", "ipw")].ci_high < truth["greedy_scorer"] - 0.1
+
+
+@pytest.mark.slow
+def test_a_streamed_log_gathers_the_same_catalogue_batch_by_batch(tmp_path: Path) -> None:
+    log = simulate(SimulatorConfig(impressions=3_000, seed=1, taste_following=0.5)).log
+    path = tmp_path / "clean.parquet"
+    log.to_parquet(path, index=False)
+    config = ScorerConfig(progress=False, accelerator="cpu", train_rows=1_000)  # above train_rows: streamed
+    scored = score_log(str(path), str(tmp_path / "s.parquet"), "click", config, tmp_path / "w", batch_rows=700)
+    catalogue = CatalogueScores.load(scored.catalogue)
+    users, _ = row_parts(log[[c for c in log.columns if c.startswith("user_")]], exclude=("click",))
+    assert set(catalogue.contexts) == set(users)
+    assert catalogue.items == tuple(dict.fromkeys(log["item_id"].astype(str)))  # first-seen order over the batches
+    assert catalogue.scores.shape == (len(set(users)), log["item_id"].nunique())
+    assert np.isfinite(catalogue.scores).all() and ((catalogue.scores > 0) & (catalogue.scores < 1)).all()
