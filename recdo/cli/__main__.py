@@ -2,6 +2,6 @@
 
 import sys
 
-from recdo.cli import main
+from recdo.cli import console
 
-sys.exit(main())
+sys.exit(console())
