@@ -7,7 +7,6 @@ imports what it needs when it runs, so `recdo --help` answers at once.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from recdo.cli import backfill, decide, effects, run
 from recdo.cli.errors import run_command
 from recdo.cli.summary import print_summary
 
-__all__ = ["build_parser", "console", "main", "print_summary"]
+__all__ = ["build_parser", "main", "print_summary"]
 
 
 def _quiet_environment() -> None:
@@ -72,16 +71,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args.func, args)
 
 
-def console() -> int:
-    """The `recdo` program: main(), then an exit without the interpreter's final garbage collections."""
-    code = main()
-    # Python's shutdown runs full collections over every object the imports made: 2.4 s of a 50k-row run here,
-    # after torch, transformers, Prefect, GX and pgmpy, with nothing left to do for the user. A frozen heap skips
-    # them; atexit handlers (Prefect's, temporary directories'), stream flushes and module teardown still run.
-    # Only the program does this: a test that calls main() keeps its own heap collectable.
-    gc.freeze()
-    return code
-
-
 if __name__ == "__main__":
-    sys.exit(console())
+    sys.exit(main())

@@ -2,6 +2,6 @@
 
 import sys
 
-from recdo.cli import console
+from recdo.cli import main
 
-sys.exit(console())
+sys.exit(main())

@@ -21,17 +21,3 @@ def test_backfill_without_a_log_says_what_to_pass(tmp_path, capsys):
     assert main([*argv, "--db", str(tmp_path / "r.duckdb")]) == 2
     assert "recdo: no log at" in capsys.readouterr().err
     assert not (tmp_path / "r.duckdb").exists()
-
-
-def test_the_program_returns_mains_code_and_leaves_its_heap_frozen(tmp_path, monkeypatch, capsys):
-    import gc
-
-    from recdo.cli import console
-
-    monkeypatch.setattr("sys.argv", ["recdo", "effects", "--db", str(tmp_path / "absent.duckdb")])
-    try:
-        assert console() == 2  # main's own code: the one line and exit 2 are unchanged
-        assert gc.get_freeze_count() > 0  # the exit skips the final collections over the imported libraries
-    finally:
-        gc.unfreeze()  # the test process keeps collecting
-    assert "run `recdo run --db" in capsys.readouterr().err
