@@ -44,6 +44,7 @@ def run_configs(params: Any) -> RunConfigs:
             mode=params.scorer_mode,
             calibration=params.calibration,
             max_epochs=params.max_epochs,
+            learning_rate=params.learning_rate,
             batch_size=params.batch_size,
             train_rows=params.scorer_train_rows,
             accelerator=params.accelerator,

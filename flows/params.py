@@ -106,6 +106,14 @@ class PipelineParams(BaseModel):
         ),
     )
     max_epochs: int = Field(_SCORER.max_epochs, ge=1, description="Scorer training epochs.")
+    learning_rate: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Scorer learning rate; None: 5e-5 when fine-tuning a pretrained backbone (every weight moves), 1e-3 "
+            "otherwise (a head on frozen embeddings, LoRA adapters, the random tiny-bert)."
+        ),
+    )
     batch_size: int = Field(_SCORER.batch_size, ge=1, description="Scorer batch size, per device.")
     scorer_train_rows: int = Field(
         _SCORER.train_rows,

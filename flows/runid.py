@@ -14,7 +14,7 @@ from common.files import sha256_file
 NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
 NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
 # Left out at their defaults: a run that does not use them keeps the id it always had.
-LEFT_OUT_AT = {"pool_since": None, "user_text_representation": "mean"}
+LEFT_OUT_AT = {"pool_since": None, "user_text_representation": "mean", "learning_rate": None}
 
 
 def run_id_of(params: dict, data_hash: str, history: str | None) -> str:

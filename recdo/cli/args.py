@@ -105,6 +105,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--epochs", "max_epochs", "scorer training epochs", type=int),
     Flag("--batch-size", "batch_size", "scorer batch size, per device", type=int),
     Flag(
+        "--learning-rate",
+        "learning_rate",
+        "scorer learning rate; default: 5e-5 when fine-tuning a pretrained backbone (every weight moves), 1e-3 "
+        "otherwise (a head on frozen embeddings, LoRA adapters, the random tiny-bert)",
+        type=float,
+    ),
+    Flag(
         "--scorer-train-rows",
         "scorer_train_rows",
         "a longer log trains the scorer on a seeded, outcome-stratified sample of this many rows, then scores all",

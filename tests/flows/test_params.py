@@ -142,3 +142,19 @@ def test_pooling_needs_the_allocations_segment_in_the_adjustment_set():
     why = pooling_breach("strategy", "user_activity", ["score"])
     assert "served per 'user_activity'" in why and "does not adjust for (adjustment set ['score'])" in why
     assert "no network estimate" in pooling_breach("strategy", "user_activity", None)
+
+
+def test_the_learning_rate_flag_reaches_the_scorer_and_its_default_keeps_run_ids():
+    from recdo.cli import build_parser
+    from recdo.cli.args import params_from_args
+
+    tuned = PipelineParams(backbone="minilm", scorer_mode="finetune")
+    assert tuned.run_id_for("h") == tuned.with_changes(learning_rate=None).run_id_for("h")  # left out at None
+    assert tuned.to_configs().scorer.learning_rate == 5e-5  # None: the rule of what trains
+    assert PipelineParams(backbone="tiny-bert").to_configs().scorer.learning_rate == 1e-3
+    argv = ["run", "--data", "log.csv", "--backbone", "minilm", "--scorer-mode", "finetune", "--learning-rate", "2e-5"]
+    flagged = params_from_args(build_parser().parse_args(argv))
+    assert flagged.learning_rate == 2e-5 and flagged.to_configs().scorer.learning_rate == 2e-5
+    assert flagged.run_id_for("h") != tuned.run_id_for("h")  # another rate is another result
+    with pytest.raises(ValidationError, match="greater than 0"):
+        PipelineParams(learning_rate=0)
