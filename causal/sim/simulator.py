@@ -19,7 +19,9 @@ from causal.sim.truth import TruthRow, exact_truth
 from common.files import atomic_write_text
 from common.values import check_int
 
-DEFAULT_DATA = Path("data/ml-latest-small")
+# The bundled MovieLens copy, found from this file rather than the working directory, so `recdo simulate` runs
+# from any folder (a wheel without data/ gets the "is missing; point --data at ..." error instead).
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "ml-latest-small"
 _TASTE_RETURN = {"Drama": 0.2, "Comedy": 0.0, "Action": -0.2, "other": 0.1}  # θ_T on the logit of returned
 _START = pd.Timestamp("2024-03-01", tz="UTC")
 BATCH_IMPRESSIONS = 250_000  # impressions made (and held) at a time; a log of one batch is drawn as before batching

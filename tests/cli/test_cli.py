@@ -21,3 +21,9 @@ def test_backfill_without_a_log_says_what_to_pass(tmp_path, capsys):
     assert main([*argv, "--db", str(tmp_path / "r.duckdb")]) == 2
     assert "recdo: no log at" in capsys.readouterr().err
     assert not (tmp_path / "r.duckdb").exists()
+
+
+def test_simulate_finds_its_bundled_movielens_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the repository: the default --data must not depend on the working directory
+    assert main(["simulate", "--users", "5", "--impressions", "200", "--seed", "0", "--out", "sim"]) == 0
+    assert (tmp_path / "sim" / "log.parquet").is_file() and (tmp_path / "sim" / "truth.json").is_file()
