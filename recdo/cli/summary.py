@@ -60,6 +60,21 @@ def _pair_table(title: str, estimates):
     return table
 
 
+WEAK_AUC = 0.6  # below it a scorer ranks held-out rows little better than chance (0.5)
+
+
+def scorer_note(metrics: dict) -> str | None:
+    """A plain sentence when the scorer's val AUC is near chance: what that means for the estimates, and why."""
+    auc = metrics.get("auc_val")
+    if auc is None or math.isnan(auc) or auc >= WEAK_AUC:
+        return None
+    return (
+        f"scorer: val AUC {auc:.3f} ranks held-out rows about as well as chance (0.5), so the score node adds little "
+        "to the network. The do-estimates stand: the score comes after the treatment and is never adjusted for. A log "
+        "with no text to read does this, and so does a pretrained backbone fine-tuned at too high a --learning-rate."
+    )
+
+
 def _metric(name: str, value: float) -> str:
     if not name.startswith("auc"):
         return f"{name}={value:.0f}"
@@ -114,6 +129,9 @@ def _print_verdicts(console, summary, pairs) -> None:
         for k, v in summary.scorer_metrics.items()
         if k in ("auc_train", "auc_val", "n_train", "n_val", "samples_per_s")
     )
+    note = scorer_note(summary.scorer_metrics)
+    if note:
+        console.print(note)
     console.print(
         f"rows: {summary.n_in} in, {summary.n_clean} processed, {summary.n_quarantined} quarantined | scorer "
         f"{summary.scorer}: {metrics}\n"

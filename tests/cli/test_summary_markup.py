@@ -68,3 +68,21 @@ def test_effects_prints_markup_like_values_literally(tmp_path, capsys):
     out = capsys.readouterr().out
     for value in ODD_VALUES:
         assert f"{value} − [bold]random" in out, out
+
+
+def test_a_scorer_near_chance_gets_one_plain_sentence_and_a_good_one_none(capsys):
+    from recdo.cli.summary import scorer_note
+
+    said = scorer_note({"auc_val": 0.566, "auc_train": 0.564})
+    assert said.startswith("scorer: val AUC 0.566 ranks held-out rows about as well as chance (0.5)")
+    assert "--learning-rate" in said and "never adjusted for" in said
+    assert scorer_note({"auc_val": 0.758}) is None
+    assert scorer_note({"auc_val": float("nan")}) is None  # one outcome class: the AUC line already says why
+    assert scorer_note({}) is None
+    summary = SimpleNamespace(
+        run_id="run-1", db="r.duckdb", estimates=(_estimate("popular", "bn_do", "ate", 0.02),),
+        scorer_metrics={"auc_val": 0.492}, scorer="minilm (frozen)", n_in=100, n_clean=100, n_quarantined=0,
+        edges=(("strategy", "click"),),
+    )  # fmt: skip
+    print_summary(summary)
+    assert "scorer: val AUC 0.492 ranks held-out rows about as well as chance" in capsys.readouterr().out
