@@ -15,6 +15,7 @@ from flows.runners import RunnerConfig, make_runner
 from sources import partitions
 from sources.duck import parquet_files
 from tasks.ingest import load_log
+from tasks.report import publish_report, report_path
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,10 @@ def backfill(
         len(empty),
         ", ".join(empty) or "none",
     )
+    for d in skipped:  # a run stopped between "finish run" and "publish report" is completed but has no page
+        if not report_path(params.work_dir, run_ids[d]).exists():
+            logger.info("partition %s: completed, but its report was missing (stopped before it); writing it", d)
+            publish_report(params.db, run_ids[d], params.work_dir, d)
 
     failed: dict[str, str] = {}
     ran: list[str] = []

@@ -13,10 +13,15 @@ from common.files import inside
 from report import write_report
 
 
+def report_path(work_dir: str, run_id: str) -> Path:
+    """WORK_DIR/reports/<run_id>.html, where the run's page is written; a run id never leaves the work dir."""
+    return inside(Path(work_dir) / "reports", f"{run_id}.html").resolve()
+
+
 @task(name="publish report", cache_policy=NO_CACHE)
 def publish_report(db: str, run_id: str, work_dir: str, partition: str | None) -> str | None:
     """WORK_DIR/reports/<run_id>.html; a report that cannot be written is logged, never fails a stored run."""
-    out = inside(Path(work_dir) / "reports", f"{run_id}.html").resolve()  # a run id never leaves the work dir
+    out = report_path(work_dir, run_id)
     try:
         # Opened read-write on purpose: DuckDB refuses a read-only connection in a process that also
         # holds read-write ones (a backfill's other partitions), and the report only reads.

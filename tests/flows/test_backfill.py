@@ -118,6 +118,7 @@ def backfilled(prefect_server, week_log, tmp_path_factory):
         f"{forced_s:.1f} s"
     )
     return dict(
+        params=params,
         db=db,
         work=work,
         done_at_kill=done_at_kill,
@@ -202,3 +203,16 @@ def test_report_of_the_backfill_has_every_partition(backfilled, tmp_path):
         assert f">{day}</text>" in html
     # the run's own report, written by the flow, sits in the work dir
     assert len(list((backfilled["work"] / "reports").glob("run-*.html"))) == 7
+
+
+def test_a_completed_partition_without_its_report_gets_it_on_the_next_backfill(backfilled):
+    """A kill between a run's "finish run" and its "publish report" leaves a completed run with no page."""
+    from flows.backfill import backfill
+
+    run_id = backfilled["resumed"].run_ids[WEEK[0]]
+    page = backfilled["work"] / "reports" / f"{run_id}.html"
+    assert page.is_file()
+    page.unlink()
+    again = backfill(start=WEEK[0], end=WEEK[-1], concurrency=2, params=backfilled["params"])
+    assert set(again.skipped) == set(WEEK) and again.ran == ()  # nothing re-estimated
+    assert page.is_file() and run_id in page.read_text()
