@@ -8,13 +8,15 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.files import sha256_file
+from scoring.text_features import DEFAULT_REPRESENTATION
 
 # Where things go, how hard I/O is retried, caching and the engine (issue 6) change how a result is computed, never
 # what it is: left out of the run id, so a retry with more patience is still the same run.
 NOT_IN_RUN_ID = {"db", "run_id", "work_dir", "io_retries", "io_retry_delay_s", "progress"}
 NOT_IN_RUN_ID |= {"refresh", "task_runner", "dask_address", "max_workers"}
 # Left out at their defaults: a run that does not use them keeps the id it always had.
-LEFT_OUT_AT = {"pool_since": None, "user_text_representation": "mean", "learning_rate": None}
+# The defaults are the fields' own (PipelineParams reads them from the same constants), so they cannot drift apart.
+LEFT_OUT_AT = {"pool_since": None, "user_text_representation": DEFAULT_REPRESENTATION, "learning_rate": None}
 
 
 def run_id_of(params: dict, data_hash: str, history: str | None) -> str:
