@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.processes import start_ticks  # stdlib only: the supervisor starts without pandas or duckdb
+from flows.prefect_seed import seed_database
 
 # Migrating a fresh SQLite database on a busy 2-core machine took ~10-40 s here; Prefect's own 20 s
 # ephemeral default is what made concurrent runs fail ("Timed out while attempting to connect").
@@ -338,6 +339,7 @@ def supervise(root: Path, timeout_s: float) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     began = time.monotonic()
+    _say(seed_database(paths.database))
     server, url = _serve_until_ready(paths, timeout_s)
     state = ServerState(url, os.getpid(), server.pid, round(time.monotonic() - began, 2))
     scratch = paths.state.with_suffix(".tmp")
