@@ -13,9 +13,10 @@ from collections.abc import Sequence
 
 from recdo.cli import backfill, decide, effects, run
 from recdo.cli.errors import run_command
+from recdo.cli.leave import leave
 from recdo.cli.summary import print_summary
 
-__all__ = ["build_parser", "main", "print_summary"]
+__all__ = ["build_parser", "entry", "main", "print_summary"]
 
 
 def _quiet_environment() -> None:
@@ -71,5 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args.func, args)
 
 
+def entry() -> None:
+    """The `recdo` console script (and `python -m recdo.cli`): main(), then leave() without the module teardown."""
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -1,7 +1,5 @@
 """`python -m recdo.cli`: the same as the `recdo` command."""
 
-import sys
+from recdo.cli import entry
 
-from recdo.cli import main
-
-sys.exit(main())
+entry()
