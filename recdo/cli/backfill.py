@@ -26,11 +26,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     keep_prefect_results_in(params.work_dir)
 
     from flows.server import local_api
-    from recdo.cli.warm import HEAVY, warm_imports
+    from recdo.cli.warm import FLOW, warm_imports
 
-    warm = warm_imports(("flows.backfill", *HEAVY))  # while the API server starts in its own process
+    flow_ready = warm_imports(("flows.backfill", *FLOW))  # while the API server starts in its own process
     with local_api(params.work_dir), _remember_ctrl_c() as interrupted:
-        warm.join()
+        flow_ready.wait()
         from flows.backfill import backfill
 
         if not args.debug:
