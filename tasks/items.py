@@ -9,14 +9,11 @@ from causal.config import CausalConfig
 from causal.policy.catalogue import ScoredCatalogue, catalogue_values
 from causal.policy.item_support import ItemLevelLog
 from causal.values import Estimate
+from scoring.catalogue import CatalogueScores, catalogue_rows
 
 
 def item_policy_rows(scored_path: str, catalogue_path: str, config: CausalConfig) -> tuple[Estimate, ...]:
     """Greedy and softmax on the scorer, each by IPW, SNIPW, DM, DR, SNDR and MIPS, as `interventions` rows."""
-    # Imported here: scoring.catalogue loads torch, and the flow module must not, so that `recdo run` can start
-    # the flow while torch is still loading (recdo.cli.warm).
-    from scoring.catalogue import CatalogueScores, catalogue_rows
-
     catalogue = CatalogueScores.load(catalogue_path)
     rows = catalogue_rows(scored_path, catalogue, config.outcome)
     log = ItemLevelLog(rows.context, rows.item, rows.reward, rows.pscore)

@@ -26,11 +26,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     keep_prefect_results_in(params.work_dir)
 
     from flows.server import local_api
-    from recdo.cli.warm import FLOW, warm_imports
+    from recdo.cli.warm import HEAVY, warm_imports
 
-    flow_ready = warm_imports(("flows.backfill", *FLOW))  # while the API server starts in its own process
+    warm = warm_imports(("flows.backfill", *HEAVY))  # while the API server starts in its own process
     with local_api(params.work_dir), _remember_ctrl_c() as interrupted:
-        flow_ready.wait()
+        warm.join()
         from flows.backfill import backfill
 
         if not args.debug:

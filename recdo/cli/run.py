@@ -34,9 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from recdo.cli.summary import print_summary
     from recdo.cli.warm import warm_imports
 
-    flow_ready = warm_imports()  # while the API server starts in its own process
+    warm = warm_imports()  # while the API server starts in its own process
     with local_api(params.work_dir):  # one local API per work dir, shared by concurrent runs, gone with the last
-        flow_ready.wait()
+        warm.join()
         from flows.pipeline import pipeline
 
         if not args.debug:
