@@ -16,8 +16,10 @@ def leave(code: int) -> NoReturn:
     Prefect, GX and pgmpy built (gdb: `finalize_modules`), for a process about to vanish. So this does what
     exit does that matters (non-daemon threads joined, atexit handlers: logging's flush, Prefect's workers;
     the standard streams flushed) and ends with os._exit, as mypy's hard_exit does. Freezing the heap instead
-    (`gc.freeze()`) made DuckDB's nanobind bindings report "leaked instances" on every exit. Only the console
-    script calls this; `main()` itself returns, so tests and embedding programs keep a normal interpreter.
+    (`gc.freeze()`) made DuckDB's nanobind bindings report "leaked instances" on every exit. What it skips is the
+    finalizers of objects still alive: recdo writes files only inside `with` blocks, and DuckDB commits before a
+    call returns, so nothing buffered is lost. Only the console script calls this; `main()` itself returns, so
+    tests and embedding programs keep a normal interpreter.
     """
     shutdown = getattr(threading, "_shutdown", None)  # what Py_Finalize runs first: join non-daemon threads
     if shutdown is not None:
