@@ -4,44 +4,55 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common.processes import start_ticks
 from flows.prefect_seed import OFF, SEED, TAG, installed_prefect
-from flows.server import ServerPaths, local_api
+from flows.server import STARTUP_TIMEOUT_S, SUPERVISOR_ARG, ServerPaths
+
+
+def migrated_dump() -> str:
+    """The SQL dump of a new database after a real server's first start (migrations, block registration).
+
+    The work dir's supervisor runs in the foreground with no run registered: it starts the server on a new
+    database (RECDO_PREFECT_SEED=0, so Prefect migrates it rather than restoring the old seed), waits for
+    /health, and stops it once idle, closing the database. Whatever PREFECT_API_URL this process points at
+    (a test's server, a deployment's) is left out of the supervisor's environment.
+    """
+    with tempfile.TemporaryDirectory() as work_dir:
+        paths = ServerPaths.of(work_dir)
+        paths.root.mkdir(parents=True)
+        env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
+        env[OFF] = "0"
+        command = [sys.executable, "-m", "flows.server", SUPERVISOR_ARG, str(paths.root)]
+        done = subprocess.run(
+            [*command, "--timeout", str(STARTUP_TIMEOUT_S)],
+            env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_TIMEOUT_S + 60,
+        )
+        if done.returncode != 0 or not paths.database.exists():
+            raise RuntimeError(
+                f"the Prefect server did not migrate a new database (supervisor exit {done.returncode}): "
+                f"{(done.stdout + done.stderr).strip()[-500:]}"
+            )
+        connection = sqlite3.connect(paths.database)
+        try:
+            return "\n".join(connection.iterdump())
+        finally:
+            connection.close()
 
 
 def write_seed(seed: Path = SEED) -> str:
-    """Start a real server on a new database (Prefect migrates it), dump it to `seed`; return the version."""
-    if os.environ.get("PREFECT_API_URL"):
-        raise RuntimeError("PREFECT_API_URL is set; unset it, so that a new local server migrates a new database")
-    before = os.environ.get(OFF)
-    os.environ[OFF] = "0"  # the supervisor inherits it: the server migrates, it does not restore the old seed
-    try:
-        with tempfile.TemporaryDirectory() as work_dir:
-            paths = ServerPaths.of(work_dir)
-            with local_api(work_dir):
-                supervisor = json.loads(paths.state.read_text())["supervisor_pid"]
-                connection = sqlite3.connect(paths.database)
-                try:
-                    dump = "\n".join(connection.iterdump())
-                finally:
-                    connection.close()
-            deadline = time.monotonic() + 30.0
-            while start_ticks(supervisor) is not None and time.monotonic() < deadline:
-                time.sleep(0.2)  # the server lets go of its files before the folder goes
-    finally:
-        if before is None:
-            os.environ.pop(OFF, None)
-        else:
-            os.environ[OFF] = before
-    version = installed_prefect()
+    """Dump a freshly migrated database to `seed`, tagged with the installed Prefect's version; return it."""
+    dump, version = migrated_dump(), installed_prefect()
     scratch = seed.with_name(seed.name + ".tmp")
     # mtime=0: the same dump gives the same bytes.
     with open(scratch, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
