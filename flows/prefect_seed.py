@@ -49,12 +49,16 @@ def seed_database(database: Path, seed: Path = SEED) -> str:
         return f"no seed for prefect {installed} (the shipped one is for {made_by}): migrating a new database"
     scratch = database.with_name(database.name + ".seeding")
     scratch.unlink(missing_ok=True)
-    with gzip.open(seed, "rt", encoding="utf-8") as handle:
-        script = handle.read()
-    connection = sqlite3.connect(scratch)
     try:
-        connection.executescript(script)
-    finally:
-        connection.close()
+        with gzip.open(seed, "rt", encoding="utf-8") as handle:
+            script = handle.read()
+        connection = sqlite3.connect(scratch)
+        try:
+            connection.executescript(script)
+        finally:
+            connection.close()
+    except (OSError, EOFError, UnicodeDecodeError, sqlite3.Error) as exc:  # a damaged seed costs the 4 s, no more
+        scratch.unlink(missing_ok=True)
+        return f"the seed {seed} is unreadable ({type(exc).__name__}: {exc}): migrating a new database"
     os.replace(scratch, database)
     return f"database seeded from prefect {made_by}'s migrated schema"

@@ -65,6 +65,16 @@ def test_a_seed_of_another_prefect_is_not_used(tmp_path):
     assert seed_version(tmp_path / "absent.sql.gz") is None
 
 
+def test_a_damaged_seed_falls_back_to_migrations(tmp_path):
+    damaged = tmp_path / "seed.sql.gz"
+    with gzip.open(damaged, "wt", encoding="utf-8") as handle:
+        handle.write(f"-- recdo prefect seed: prefect {installed_prefect()}\nCREATE TABLE t (x);\nNOT SQL AT ALL;\n")
+    database = tmp_path / "prefect.db"
+    said = seed_database(database, damaged)
+    assert "unreadable" in said and "migrating" in said
+    assert not database.exists() and not (tmp_path / "prefect.db.seeding").exists()  # the server starts afresh
+
+
 def test_seeding_can_be_switched_off(tmp_path, monkeypatch):
     monkeypatch.setenv(OFF, "0")
     database = tmp_path / "prefect.db"
