@@ -29,7 +29,7 @@ def seed_version(seed: Path = SEED) -> str | None:
     try:
         with gzip.open(seed, "rt", encoding="utf-8") as handle:
             first = handle.readline().rstrip("\n")
-    except (FileNotFoundError, OSError, EOFError):
+    except (OSError, EOFError):  # missing, unreadable or not gzip
         return None
     return first[len(TAG) :] if first.startswith(TAG) else None
 
