@@ -31,7 +31,11 @@ def seed_version(seed: Path = SEED) -> str | None:
             first = handle.readline().rstrip("\n")
     except (OSError, EOFError):  # missing, unreadable or not gzip
         return None
-    return first[len(TAG) :] if first.startswith(TAG) else None
+    return _version_in(first)
+
+
+def _version_in(first_line: str) -> str | None:
+    return first_line[len(TAG) :] if first_line.startswith(TAG) else None
 
 
 def seed_database(database: Path, seed: Path = SEED) -> str:
@@ -44,20 +48,24 @@ def seed_database(database: Path, seed: Path = SEED) -> str:
         return "existing database"
     if os.environ.get(OFF) == "0":
         return f"{OFF}=0: migrating a new database"
-    made_by, installed = seed_version(seed), installed_prefect()
+    installed = installed_prefect()
+    try:  # the seed is read once: its first line names the Prefect that made it, the rest is the dump
+        with gzip.open(seed, "rt", encoding="utf-8") as handle:
+            first, _, script = handle.read().partition("\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # missing, unreadable or not gzip
+        return f"no usable seed at {seed} ({type(exc).__name__}): migrating a new database"
+    made_by = _version_in(first)
     if made_by != installed:
         return f"no seed for prefect {installed} (the shipped one is for {made_by}): migrating a new database"
     scratch = database.with_name(database.name + ".seeding")
     scratch.unlink(missing_ok=True)
     try:
-        with gzip.open(seed, "rt", encoding="utf-8") as handle:
-            script = handle.read()
         connection = sqlite3.connect(scratch)
         try:
             connection.executescript(script)
         finally:
             connection.close()
-    except (OSError, EOFError, UnicodeDecodeError, sqlite3.Error) as exc:  # a damaged seed costs the 4 s, no more
+    except sqlite3.Error as exc:  # a damaged seed costs the 4 s of migrations, no more
         scratch.unlink(missing_ok=True)
         return f"the seed {seed} is unreadable ({type(exc).__name__}: {exc}): migrating a new database"
     os.replace(scratch, database)

@@ -63,6 +63,7 @@ def test_a_seed_of_another_prefect_is_not_used(tmp_path):
     assert "migrating" in said and "0.0.1" in said and installed_prefect() in said
     assert not database.exists()
     assert seed_version(tmp_path / "absent.sql.gz") is None
+    assert "no usable seed" in seed_database(database, tmp_path / "absent.sql.gz") and not database.exists()
 
 
 def test_a_damaged_seed_falls_back_to_migrations(tmp_path):
