@@ -136,8 +136,9 @@ def fit_and_predict(job: FitJob) -> tuple[FitOutcome, L.Trainer]:
     predict_seconds = time.perf_counter() - predict_started
     seconds = module.train_seconds  # this rank's clock; DDP keeps the devices in lockstep
     has_best = best is not None and best.best_model_score is not None
+    logits = module.predicted if data.predict_inverse is None else module.predicted[data.predict_inverse.numpy()]
     outcome = FitOutcome(
-        logits=module.predicted,
+        logits=logits,
         resumed_from_step=resume.resumed_from_step,
         global_steps=int(trainer.global_step),
         epochs_run=int(trainer.current_epoch),

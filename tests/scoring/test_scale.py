@@ -11,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from test_scoring import synthetic_log  # tests/ is on sys.path (rootdir conftest, no package)
 
 from scoring import ScorerConfig, read_sample, row_texts, sample_mask, score_log, train_and_score
+from scoring.data import distinct_rows
+from scoring.model import ScorerModule
 from scoring.predict import RowScorer
 from scoring.sample import class_quotas, log_dataset
+from scoring.train import deterministic_run, fit_scorer
 from tasks.score import train_scorer
 
 QUIET = dict(progress=False, accelerator="cpu", batch_size=64, max_length=40)
@@ -129,6 +133,46 @@ def test_each_distinct_input_goes_through_the_network_once(
     else:
         assert distinct == 8 and len(inputs) > 8  # a one-entry cache forgets between batches, never within one
     assert scored.metrics["score_cache_hits"] + scored.metrics["score_inputs_scored"] >= 8
+
+
+def test_the_training_run_predicts_each_distinct_input_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 8 distinct texts over 600 rows: the predict pass after training sees 8 rows, and every row gets its text's
+    # logit, the one a pass over every row gives (a per-row output never depends on the rows beside it).
+    rng = np.random.default_rng(2)
+    log = synthetic_log(600).assign(
+        item_feature_0=rng.choice([0.5, 1.5], size=600), item_feature_1="x", user_item_affinity=0.0
+    )
+    log["user_feature_1"] = "y"
+    served: list[int] = []
+    step = ScorerModule.predict_step
+
+    def counting(self: ScorerModule, batch, batch_idx: int):
+        served.append(int(batch["row"].shape[0]))
+        return step(self, batch, batch_idx)
+
+    monkeypatch.setattr(ScorerModule, "predict_step", counting)
+    config = ScorerConfig(train_rows=600, **QUIET)
+    fitted = fit_scorer(log, "click", config, tmp_path / "a", keep_scorer=True)
+    texts = row_texts(log, exclude=("click",))
+    assert sum(served) == len(set(texts)) == 8
+    assert (pd.Series(fitted.result.scores).groupby(texts).nunique() == 1).all()  # one score per distinct text
+    assert fitted.scorer is not None
+    with deterministic_run(config.seed, quiet=True, threads=fitted.threads):
+        again = fitted.scorer.scores(log, "click")  # the kept network, every row through a forward pass of its own
+    assert np.array_equal(again, fitted.result.scores)
+
+
+def test_distinct_rows_index_every_row_and_leave_vectors_alone() -> None:
+    ids = torch.tensor([[3, 1], [2, 2], [3, 1], [0, 5], [2, 2]])
+    tensors = {"input_ids": ids, "label": torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0])}
+    distinct, inverse = distinct_rows(tensors)
+    assert inverse is not None and distinct["input_ids"].shape[0] == 3
+    assert torch.equal(distinct["input_ids"][inverse], ids)
+    # each distinct row keeps its first row's other columns
+    first = {tuple(r): float(y) for r, y in zip(ids.tolist()[::-1], tensors["label"].tolist()[::-1])}
+    assert [first[tuple(r)] for r in distinct["input_ids"].tolist()] == distinct["label"].tolist()
+    vectors = {"user_vec": torch.ones(4, 3), "label": torch.zeros(4)}
+    assert distinct_rows(vectors) == (vectors, None)
 
 
 @pytest.mark.slow
