@@ -213,14 +213,26 @@ def _drain_prefect_workers() -> None:
 def _pointed_at(url: str) -> Iterator[None]:
     """This process (its settings context, new threads, child processes) talks to `url` and never starts its own."""
     import prefect.context
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_SERVER_ALLOW_EPHEMERAL_MODE,
+        temporary_settings,
+    )
 
     # Prefect reads the environment once, when it is imported: os.environ alone is too late for this process,
     # but it is what child processes (the scorer's DDP workers) read.
     before = {key: os.environ.get(key) for key in ("PREFECT_API_URL", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE")}
     os.environ.update(PREFECT_API_URL=url, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="false")
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: False}):
+        # No flow-run heartbeats on this private server (only a user's automation reads them, and the end of every
+        # flow waits out the heartbeat thread's 1 s sleep); a server named by PREFECT_API_URL keeps them.
+        private = {
+            PREFECT_API_URL: url,
+            PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: False,
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+        }
+        with temporary_settings(updates=private):
             # Threads started later (Prefect's log and event workers) see the global context, not ours.
             with prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()):
                 try:

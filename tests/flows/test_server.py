@@ -27,6 +27,8 @@ DRIVER = textwrap.dedent(
     from prefect import flow
     from flows.server import local_api
 
+    from prefect.settings import get_current_settings
+
     @flow
     def hello() -> int:
         return os.getpid()
@@ -34,7 +36,8 @@ DRIVER = textwrap.dedent(
     with local_api(sys.argv[1]) as url:
         print("URL", url, round(time.monotonic() - began, 2), flush=True)
         assert hello() == os.getpid()
-        print("RAN", round(time.monotonic() - began, 2), flush=True)
+        heartbeat = get_current_settings().flows.heartbeat_frequency
+        print("RAN", round(time.monotonic() - began, 2), heartbeat, flush=True)
         time.sleep(float(sys.argv[2]))
     """
 )
@@ -102,7 +105,8 @@ def test_sigkill_of_the_run_leaves_no_server(tmp_path: Path) -> None:
     proc, out = _driver(work, tmp_path, "driver", stay_s=600)
     try:
         _, url, ready_s = _line(out, proc, "URL")
-        _line(out, proc, "RAN")
+        # no heartbeats on the private server: the end of a flow would wait out the heartbeat thread's sleep
+        assert _line(out, proc, "RAN")[2] == "None"
         state = json.loads(ServerPaths.of(work).state.read_text())
         assert state["url"] == url and _answers(url)
         assert "hello" in _flow_names(url), "the flow ran against another API than the work dir's server"
@@ -164,9 +168,13 @@ def test_a_killed_supervisor_takes_its_server_along_and_the_next_run_starts_anot
 
 
 def test_a_set_api_url_is_used_and_nothing_is_started(tmp_path: Path, monkeypatch) -> None:
+    from prefect.settings import get_current_settings
+
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    before = get_current_settings().flows.heartbeat_frequency
     with local_api(tmp_path) as url:
         assert url == "http://127.0.0.1:9/api"
+        assert get_current_settings().flows.heartbeat_frequency == before is not None  # a named server keeps them
     assert not (tmp_path / "prefect").exists()
 
 
