@@ -106,8 +106,8 @@ def identify(
     observed = [n for n in graph.nodes if n not in hidden]
     parents = sorted(graph.predecessors(treatment))
     if not set(parents) & hidden and is_backdoor_set(graph, treatment, outcome, parents):
-        text = "its parents" if parents else "nothing (no back-door path)"
-        return Identification("backdoor", tuple(parents), f"back-door: adjust for {treatment}'s {text}")
+        text = f"{treatment}'s parents {parents}" if parents else "nothing (no back-door path)"
+        return Identification("backdoor", tuple(parents), f"back-door: adjust for {text}")
 
     descendants = nx.descendants(graph, treatment)
     relevant = nx.ancestors(graph, treatment) | nx.ancestors(graph, outcome)

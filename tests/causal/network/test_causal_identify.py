@@ -17,7 +17,9 @@ from causal.sim.confounded import ConfoundedLog
 def test_backdoor_set_is_the_treatments_parents():
     ident = identify([("z", "t"), ("z", "y"), ("t", "y")], "t", "y")
     assert (ident.strategy, ident.adjustment_set) == ("backdoor", ("z",))
-    assert identify([("t", "y")], "t", "y").adjustment_set == ()
+    assert ident.explanation == "back-door: adjust for t's parents ['z']"
+    alone = identify([("t", "y")], "t", "y")
+    assert alone.adjustment_set == () and alone.explanation == "back-door: adjust for nothing (no back-door path)"
 
 
 def test_hidden_cause_of_the_treatment_alone_leaves_another_backdoor_set():
