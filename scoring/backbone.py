@@ -34,7 +34,17 @@ from scoring.config import MINILM, TINY_BERT  # noqa: E402
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_VOCAB = 30_000  # most frequent words kept; rarer ones map to [UNK]
-TINY_BERT_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+# No dropout: on the CPU a third of this model's training step went to drawing dropout masks (bernoulli_, and
+# attention dropout keeps SDPA on its math path), and a 2-layer, 32-wide model trained for one epoch does not
+# overfit: on 50,000 simulated rows val AUC 0.752 without, 0.753 with BERT's 0.1, training 1.6x faster.
+TINY_BERT_SHAPE = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+)
 # Signed decimals stay one token ("-0.50"), hashes and words are one token each, punctuation splits off.
 _WORDS = Regex(r"-?\d+\.\d+|\w+|[^\w\s]+")
 _SPECIALS = re.compile("|".join(re.escape(t) for t in SPECIAL_TOKENS))
@@ -111,7 +121,8 @@ def build_tiny_bert(out_dir: Path, texts: list[str], seed: int) -> Path:
 
 def tiny_bert_dir(work_dir: Path, texts: list[str], seed: int) -> Path:
     """Where the tiny BERT for these texts and seed lives under work_dir (keyed by both, so a reuse always fits)."""
-    digest = hashlib.sha256(f"{seed}\x1e".encode())
+    # The shape is in the key too: a tiny BERT saved by an older recdo (with dropout) is never picked up.
+    digest = hashlib.sha256(f"{seed}\x1e{sorted(TINY_BERT_SHAPE.items())}\x1e".encode())
     for text in texts:
         digest.update(text.encode())
         digest.update(b"\x1f")
