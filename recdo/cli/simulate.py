@@ -16,10 +16,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="recdo simulate",
         description="Simulate a confounded recommender log on MovieLens with exact interventional truth.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--users", type=int, default=SimulatorConfig.users, help="real users to sample (<= 610)")
-    parser.add_argument("--impressions", type=int, default=SimulatorConfig.impressions)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--impressions", type=int, default=SimulatorConfig.impressions, help="rows of the log (one per impression)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
     parser.add_argument(
         "--taste-following",
         type=float,
@@ -31,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out",
         type=Path,
         required=True,
+        default=argparse.SUPPRESS,  # required: no "(default: None)" in --help
         help="folder for log.parquet, truth.json and user_history.parquet (the sampled users' ratings as text)",
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MovieLens folder (ratings.csv, movies.csv)")

@@ -17,11 +17,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="recdo structure",
         description="Learn a DAG from a CSV or Parquet file of discrete columns and print its edges.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", required=True, help="CSV or Parquet file, one discrete column per variable")
-    parser.add_argument("--algorithm", choices=ALGORITHMS, default="hc")
-    parser.add_argument("--score", choices=SCORES, default="bic")
-    parser.add_argument("--max-indegree", type=int, default=None, help="at most this many parents per node")
+    parser.add_argument(
+        "--data", required=True, default=argparse.SUPPRESS, help="CSV or Parquet file, one discrete column per variable"
+    )
+    parser.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="hc",
+        help="hill climbing, PC, GES or MMHC (hill-climbing within an MMPC skeleton)",
+    )
+    parser.add_argument(
+        "--score", choices=SCORES, default="bic", help="the decomposable score that hc, ges and mmhc maximise"
+    )
+    parser.add_argument(
+        "--max-indegree", type=int, default=None, help="at most this many parents per node, or no limit"
+    )
     parser.add_argument("--equivalent-sample-size", type=float, default=10.0, help="BDeu prior strength")
     parser.add_argument("--json", action="store_true", help='print {"edges": [[u, v], ...], "seconds": t}')
     args = parser.parse_args(argv)

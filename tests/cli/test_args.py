@@ -63,3 +63,23 @@ def test_help_shows_the_defaults_params_hold(capsys, monkeypatch):
     shown = capsys.readouterr().out
     for text in ("(default: 200)", "(default: 1.0)", "(default: auto)", "(default: all)", "(default: .recdo)"):
         assert text in shown, text
+
+
+@pytest.mark.parametrize(
+    "command, shown, required",
+    [
+        ("simulate", ("(default: 610)", "(default: 50000)", "(default: 0)", "(default: 0.0)"), "--out"),
+        ("structure", ("(default: hc)", "(default: bic)", "(default: 10.0)"), "--data"),
+    ],
+)
+def test_the_other_commands_help_shows_their_defaults_too(command, shown, required, capsys, monkeypatch):
+    import importlib
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option
+    with pytest.raises(SystemExit):
+        importlib.import_module(f"recdo.cli.{command}").main(["--help"])
+    out = capsys.readouterr().out
+    for text in shown:
+        assert text in out, text
+    line = next(line for line in out.splitlines() if line.strip().startswith(required))
+    assert "(default" not in line  # a required flag has none to show
