@@ -37,7 +37,7 @@ MAX_VOCAB = 30_000  # most frequent words kept; rarer ones map to [UNK]
 # No dropout: on the CPU a third of this model's training step went to drawing dropout masks (bernoulli_, and
 # attention dropout keeps SDPA on its math path), and a 2-layer, 32-wide model trained for one epoch does not
 # overfit: on 50,000 simulated rows val AUC 0.752 without, 0.753 with BERT's 0.1, training 1.6x faster.
-TINY_BERT_SHAPE = dict(
+TINY_BERT_CONFIG = dict(
     hidden_size=32,
     num_hidden_layers=2,
     num_attention_heads=2,
@@ -100,7 +100,7 @@ def build_tiny_bert(out_dir: Path, texts: list[str], seed: int) -> Path:
     """
     out_dir = Path(out_dir)
     tokenizer = build_tokenizer(texts)
-    config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **TINY_BERT_SHAPE)
+    config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **TINY_BERT_CONFIG)
     with torch.random.fork_rng(devices=[]):  # seed the init without disturbing the caller's random state
         torch.manual_seed(seed)
         model = BertModel(config)
@@ -121,8 +121,8 @@ def build_tiny_bert(out_dir: Path, texts: list[str], seed: int) -> Path:
 
 def tiny_bert_dir(work_dir: Path, texts: list[str], seed: int) -> Path:
     """Where the tiny BERT for these texts and seed lives under work_dir (keyed by both, so a reuse always fits)."""
-    # The shape is in the key too: a tiny BERT saved by an older recdo (with dropout) is never picked up.
-    digest = hashlib.sha256(f"{seed}\x1e{sorted(TINY_BERT_SHAPE.items())}\x1e".encode())
+    # The config is in the key too: a tiny BERT saved by an older recdo (with dropout) is never picked up.
+    digest = hashlib.sha256(f"{seed}\x1e{sorted(TINY_BERT_CONFIG.items())}\x1e".encode())
     for text in texts:
         digest.update(text.encode())
         digest.update(b"\x1f")

@@ -247,8 +247,9 @@ class RowsDataModule(L.LightningDataModule):
         self.train = EpochBatches({k: v[~val] for k, v in everything.items()}, batch_size, seed, shuffle=True)
         val_rows = {**{k: v[val] for k, v in everything.items()}, "row": torch.arange(n_val)}
         self.val = EpochBatches(val_rows, batch_size, seed, shuffle=False)
-        # Logs repeat the same (user context, item) text many times (50,000 simulated rows hold ~11,000): each
-        # distinct input is predicted once and its rows share the logit (per-row outputs do not depend on the batch).
+        # Logs repeat the same (user context, item) text many times (50,000 simulated rows hold 11,092): each
+        # distinct input is predicted once and its rows share the logit. On that log the scores are bit-identical
+        # to a pass over every row (a row's output does not depend on its batch-mates here; tests/scoring).
         distinct, self.predict_inverse = distinct_rows(everything)
         self.all = EpochBatches(
             {**distinct, "row": torch.arange(len(distinct["label"]))}, batch_size, seed, shuffle=False
