@@ -188,12 +188,13 @@ class PipelineParams(BaseModel):
             "'none': no text features even then."
         ),
     )
-    user_text_representation: Literal["mean", "dominant", "propensity"] = Field(
+    user_text_representation: Literal["mean", "dominant", "propensity", "text_logit"] = Field(
         DEFAULT_REPRESENTATION,
         description=(
             "How a user's history becomes their user_text state: 'mean' (k-means of the mean history embedding), "
-            "'dominant' (the item-text cluster most of the history is in) or 'propensity' (the text summarised for "
-            "what the logger did: a logistic of the first treatment on text and user columns, never an outcome)."
+            "'dominant' (the item-text cluster most of the history is in), 'propensity' (the text summarised for "
+            "what the logger did: a logistic of the first treatment on text and user columns, never an outcome) or "
+            "'text_logit' (that logistic's text part alone, the user columns' part left out)."
         ),
     )
     ope_logged: str = Field(

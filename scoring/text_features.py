@@ -15,6 +15,7 @@ from scipy import sparse
 from common.errors import InputError
 from common.values import check_int
 from scoring.config import MINILM
+from scoring.text_propensity import fit_propensity_head
 
 if TYPE_CHECKING:
     from scoring.embed import Embedded
@@ -23,7 +24,8 @@ USER_TEXT = "user_text"  # a user_* column, so the network plan puts it in the p
 NO_HISTORY = "none"  # the state of a user the caller asked for who has no history row before the cutoff
 MAX_LENGTH = 128  # tokens per text: "title | genres" fits many times over; MiniLM was trained on 128
 OTHER_STATE = "other"  # the "dominant" states held by fewer than min_share of the users, merged
-REPRESENTATIONS = ("mean", "dominant", "propensity")
+REPRESENTATIONS = ("mean", "dominant", "propensity", "text_logit")
+HEADED = ("propensity", "text_logit")  # the representations that fit the propensity head on a treatment_log
 DEFAULT_REPRESENTATION = "mean"  # the unsupervised default: it reads no column of the log
 # The propensity head's defaults, chosen on bench/text_causal.py's dev seeds (100-102): unit-norm mean vectors
 # have coordinates near 0.05, so C = 1 shrank the head to near-constant propensities.
@@ -40,7 +42,7 @@ class UserText:
 
     frame: pd.DataFrame  # user_id (str), user_text (str: "t0".."t{k-1}", or NO_HISTORY)
     vectors: np.ndarray  # (users, H) float64 in frame order; zeros for a user with no history before the cutoff
-    centroids: np.ndarray  # centroid i is state f"t{i}": (k, H) text space; (k, T) treatment space for "propensity"
+    centroids: np.ndarray  # state t{i}'s centroid: (k, H) text; (k, T) treatment or logit space for the headed ones
     cutoff: pd.Timestamp  # only history rows with ts < cutoff were read
     n_rows: int  # history rows used (before the cutoff)
     n_texts: int  # distinct texts passed to vectors_of
@@ -148,22 +150,25 @@ def user_text_features(
       "dominant" builds them; 0 leaves them out), one-hots of `covariates`] (the logged treatment, never an
       outcome), each user's predicted treatment distribution k-means'd (n_clusters): the text summarised for
       what the logger did (CausalBERT's propensity head).
+    - "text_logit": the same head, but k-means (n_clusters) of the text's own part of its logits, the covariates'
+      part left out: states then split users by what their text says about the logger, not by the activity the
+      network holds as its own node.
     """
     check_int("n_clusters", n_clusters, 1, "use at least one text state, e.g. 6")
     if representation not in REPRESENTATIONS:
         raise InputError(
             f"representation must be one of {list(REPRESENTATIONS)}; got {representation!r}; fix: use 'mean' "
-            "(the default), 'dominant' or 'propensity'"
+            "(the default), 'dominant', 'propensity' or 'text_logit'"
         )
     if not 0 <= min_share < 1:
         raise InputError(f"min_share must lie in [0, 1); got {min_share!r}; fix: e.g. 0.02 (2% of users)")
     if not propensity_c > 0:
         raise InputError(f"propensity_c must be > 0; got {propensity_c!r}; fix: e.g. {PROPENSITY_C:g}")
     check_int("propensity_shares", propensity_shares, 0, "use 0 (no cluster shares) or e.g. 20 clusters")
-    if representation == "propensity" and treatment_log is None:
+    if representation in HEADED and treatment_log is None:
         raise InputError(
-            "representation='propensity' needs treatment_log (the log with user_id, the treatment and covariates); "
-            "fix: pass the log, or use representation='mean' or 'dominant'"
+            f"representation={representation!r} needs treatment_log (the log with user_id, the treatment and "
+            "covariates); fix: pass the log, or use representation='mean' or 'dominant'"
         )
     missing = [c for c in ("user_id", "ts", "text") if c not in history.columns]
     if missing:
@@ -196,13 +201,14 @@ def user_text_features(
     if representation == "dominant" and n_texts:
         per_cluster, centroids = _rows_per_text_cluster(counts, table, n_clusters, seed)
         labels = per_cluster.argmax(axis=1)  # argmax takes the lower index on ties
-    elif representation == "propensity" and n_users:
+    elif representation in HEADED and n_users:
         x = unit
         if propensity_shares > 0:
             per_cluster, _ = _rows_per_text_cluster(counts, table, propensity_shares, seed)
             x = np.hstack([unit, per_cluster / per_cluster.sum(axis=1, keepdims=True)])
-        scores = _treatment_propensity(x, pd.Index(user_ids), treatment_log, treatment, covariates, propensity_c, seed)
-        labels, centroids = _clusters(scores, n_clusters, seed)
+        head = fit_propensity_head(x, pd.Index(user_ids), treatment_log, treatment, covariates, propensity_c, seed)
+        summary = head.proba if representation == "propensity" else head.text_logits
+        labels, centroids = _clusters(summary, n_clusters, seed)
     else:
         labels, centroids = _clusters(unit, n_clusters, seed)
     states = np.array([f"t{i}" for i in labels], dtype=object)
@@ -245,40 +251,6 @@ def _rows_per_text_cluster(
         (np.ones(len(table)), (np.arange(len(table)), text_labels)), shape=(len(table), len(centroids))
     )
     return np.asarray((counts @ onehot).toarray()), centroids
-
-
-def _treatment_propensity(
-    features: np.ndarray,
-    user_ids: pd.Index,
-    log: pd.DataFrame,
-    treatment: str,
-    covariates: Sequence[str],
-    c: float,
-    seed: int,
-) -> np.ndarray:
-    """(users, T) predicted P(treatment | user's text vector, covariates), fitted on the log's rows (no outcome)."""
-    from sklearn.linear_model import LogisticRegression
-
-    missing = [c for c in ("user_id", treatment, *covariates) if c not in log.columns]
-    if missing:
-        raise InputError(
-            f"representation='propensity' needs columns {missing} in treatment_log (columns: "
-            f"{sorted(map(str, log.columns))}); fix: pass the log with user_id, {treatment!r} and {list(covariates)}"
-        )
-    rows = log.assign(user_id=log["user_id"].astype(str))
-    rows = rows[rows["user_id"].isin(user_ids)]
-    if rows[treatment].nunique() < 2:
-        raise InputError(
-            f"representation='propensity' needs at least two values of {treatment!r} among the described users' "
-            f"rows; found {rows[treatment].nunique()}; fix: use representation='mean'"
-        )
-    # A user's covariates are their first row's: pre-treatment user_* columns do not change within a user.
-    first = rows.drop_duplicates("user_id").set_index("user_id").reindex(user_ids)
-    dummies = pd.get_dummies(first[list(covariates)].astype(str), dtype=float).to_numpy()
-    x_user = np.hstack([features, dummies])  # (users, features + one-hots)
-    x = x_user[user_ids.get_indexer(rows["user_id"])]
-    model = LogisticRegression(C=c, max_iter=5_000, random_state=seed).fit(x, rows[treatment].astype(str))
-    return model.predict_proba(x_user)
 
 
 def _clusters(unit: np.ndarray, n_clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

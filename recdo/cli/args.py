@@ -172,8 +172,9 @@ FLAGS: tuple[Flag, ...] = (
         "--user-text-representation",
         "user_text_representation",
         "how a history becomes the user_text state: mean embedding clusters, the dominant item-text cluster, or the "
-        "text's prediction of the first treatment (propensity; reads the logged treatment, never an outcome)",
-        choices=("mean", "dominant", "propensity"),
+        "text's prediction of the first treatment (propensity; reads the logged treatment, never an outcome), or "
+        "that prediction's text part alone (text_logit)",
+        choices=("mean", "dominant", "propensity", "text_logit"),
     ),
     Flag("--ope-logged", "ope_logged", "treatment value whose rows are the logged data for off-policy evaluation"),
     Flag("--ope-target", "ope_target", "name the target policy's estimates are stored under"),
