@@ -18,7 +18,8 @@ and each user's real MovieLens rating history before the log as text:
 (b) confounding: bn_do ATEs of every strategy vs random on click (causal.effects.estimate.estimate_effects) with
     user_taste in the log (observed), dropped (hidden), or dropped with user_text from each user's MiniLM history
     strictly before the log's first ts (hidden_text; representation TEXT_REPRESENTATION, K = TEXT_STATES).
-Settings were chosen on dev seeds 100-102 only (bench/README.md); the reported seeds are 0-4.
+Settings were chosen on dev seeds only (100-102, then 100-105 for the third round's representation; bench/README.md);
+the second round reported seeds 0-4, the third seeds 10-14, each run once.
 
     python bench/text_causal.py [--seeds 0,1,2,3,4] [--impressions 50000] [--json FILE] [--cache DIR]
 """
@@ -57,15 +58,24 @@ from causal.sim.model import STRATEGIES  # noqa: E402
 from causal.sim.simulator import DEFAULT_DATA, Simulation, SimulatorConfig, simulate  # noqa: E402
 from causal.sim.taste import ItemWorld, item_world  # noqa: E402
 from common.values import jsonable  # noqa: E402
-from scoring.text_features import UserText, item_vectors, user_text_features, with_user_text  # noqa: E402
+from scoring.text_features import (  # noqa: E402
+    HEADED,
+    REPRESENTATIONS,
+    UserText,
+    item_vectors,
+    user_text_features,
+    with_user_text,
+)
 
 OPE_NAMES = ("ipw", "snipw", "dm_logistic", "dr_logistic", "dm_text", "dr_text", "mips_text", "offcem_text")
 VARIANTS = ("observed", "hidden", "hidden_text")
 TASTE_FOLLOWING = 0.5  # λ: the value the simulator's commit measured hidden-taste bias at (+0.03 to +0.05)
 SCORER_OFFSET = 1_000  # the target scorer's log is seed s + 1,000: never a log the bench evaluates
 SOFTMAX_TEMPERATURE = 0.5  # on the scorer's logits: a stochastic policy between greedy and the scorer's spread
-TEXT_STATES = 6  # user_text states: k-means of the text-predicted strategy propensities (dev seeds 100-102)
-TEXT_REPRESENTATION = "propensity"  # user_text_features(representation=), its C and shares defaults: dev-chosen
+TEXT_STATES = 6  # user_text states: the network's max_levels (6) holds them all when every user has history
+# user_text_features(representation=), with its C and shares defaults: "propensity" in the second round (dev seeds
+# 100-102), "text_logit" in the third (dev seeds 100-105: median |ATE err| 0.0068 vs 0.0094, coverage 15/18 vs 13/18)
+TEXT_REPRESENTATION = "text_logit"
 DEFAULT_CACHE = Path(".recdo/bench-cache")
 VectorsOf = Callable[[list[str]], np.ndarray]
 
@@ -104,7 +114,7 @@ def prepare(
     cutoff = sim.log["ts"].min()  # the leakage rule: history strictly before the first impression
     text = user_text_features(
         history, cutoff, vectors_of, n_states, seed, users=world.users, representation=representation,
-        treatment_log=sim.log if representation == "propensity" else None,
+        treatment_log=sim.log if representation in HEADED else None,
     )  # fmt: skip
     return SeedData(
         sim=sim,
@@ -206,6 +216,7 @@ def run(
     bootstrap: int = 100,
     data: Path = DEFAULT_DATA,
     progress: bool = True,
+    representation: str = TEXT_REPRESENTATION,
 ) -> dict:
     """Both tables over the seeds: {"ope": {name: {"rel_error"}}, "confounding": {variant: {...}}} plus detail."""
     started = time.perf_counter()
@@ -215,7 +226,7 @@ def run(
     clusters = None
     for seed in seeds:
         t0 = time.perf_counter()
-        d = prepare(seed, impressions, taste_following, vectors_of, data)
+        d = prepare(seed, impressions, taste_following, vectors_of, data, representation=representation)
         scorer = simulate(SimulatorConfig(impressions=impressions, seed=seed + SCORER_OFFSET,
                                           taste_following=taste_following), data).log  # fmt: skip
         if clusters is None:  # the catalogue's clusters: the same items and vectors for every seed
@@ -235,7 +246,7 @@ def run(
         "config": {"seeds": seeds, "impressions": impressions, "taste_following": taste_following,
                    "bootstrap": bootstrap, "mips_clusters": int(clusters.max()) + 1,
                    "softmax_temperature": SOFTMAX_TEMPERATURE, "text_states": TEXT_STATES,
-                   "text_representation": TEXT_REPRESENTATION, "mips_embedding": MIPS_EMBEDDING,
+                   "text_representation": representation, "mips_embedding": MIPS_EMBEDDING,
                    "pop_bands": POP_BANDS},
         "timings_s": timings,
         "ope_records": ope_records,
@@ -302,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="persistent MiniLM embedding cache")
     parser.add_argument("--taste-following", type=float, default=TASTE_FOLLOWING)
     parser.add_argument("--bootstrap", type=int, default=100)
+    parser.add_argument(
+        "--text-representation", default=TEXT_REPRESENTATION, choices=REPRESENTATIONS,
+        help="how each user's history becomes the hidden_text variant's user_text state",
+    )  # fmt: skip
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args(argv)
     try:
@@ -310,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--seeds must be comma-separated integers like 0,1,2; got {args.seeds!r}")
     result = run(
         seeds, args.impressions, vectors_of=minilm_vectors(args.cache), taste_following=args.taste_following,
-        bootstrap=args.bootstrap, data=args.data,
+        bootstrap=args.bootstrap, data=args.data, representation=args.text_representation,
     )  # fmt: skip
     print_tables(result)
     if args.json is not None:
