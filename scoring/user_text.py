@@ -18,6 +18,7 @@ from common.files import atomic_path
 from scoring.config import AUTO, resolve_backbone
 from scoring.text_features import (
     DEFAULT_REPRESENTATION,
+    HEADED,
     NO_HISTORY,
     USER_TEXT,
     UserText,
@@ -70,9 +71,9 @@ def add_user_text(
 ) -> UserTextRef:
     """Write clean_path plus `user_text` to out_path: k-means states of each user's history embeddings.
 
-    `representation` is scoring.text_features'. "propensity" also reads the log's `treatment` and its other
-    categorical user_* columns (the logger's inputs, never an outcome) to summarise the text for what the
-    logger did.
+    `representation` is scoring.text_features'. "propensity" and "text_logit" also read the log's `treatment`
+    and its other categorical user_* columns (the logger's inputs, never an outcome) to summarise the text for
+    what the logger did.
 
     The cutoff is the log's earliest ts, so only history strictly before the first impression is read (the
     leakage rule of scoring.text_features, checked again by with_user_text on every batch). `backbone`: the
@@ -91,9 +92,9 @@ def add_user_text(
         return spent[-1].vectors
 
     extra: dict = {"representation": representation}
-    if representation == "propensity":
+    if representation in HEADED:
         if not treatment:
-            raise InputError("user text representation 'propensity' needs the run's treatment; pass treatment=")
+            raise InputError(f"user text representation {representation!r} needs the run's treatment; pass treatment=")
         extra.update(_treatment_log(clean_path, treatment))
     features = user_text_features(history, cutoff, vectors_of, n_clusters, seed, users=users, **extra)
     _write_with_text(clean_path, out_path, features)

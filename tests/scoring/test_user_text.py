@@ -114,7 +114,10 @@ def test_a_csv_history_gives_the_same_states(clean, history, tmp_path):
     pd.testing.assert_series_equal(pd.read_parquet(ref.path)[USER_TEXT], from_parquet[USER_TEXT])
 
 
-def test_the_propensity_representation_reads_the_logged_treatment_and_the_user_columns(clean, history, tmp_path):
+@pytest.mark.parametrize("representation", ["propensity", "text_logit"])
+def test_the_headed_representations_read_the_logged_treatment_and_the_user_columns(
+    clean, history, tmp_path, representation
+):
     from scoring.text_features import user_text_features
     from scoring.user_text import _treatment_log
 
@@ -126,7 +129,7 @@ def test_the_propensity_representation_reads_the_logged_treatment_and_the_user_c
         str(out),
         str(tmp_path / "emb"),
         say=lambda _: None,
-        representation="propensity",
+        representation=representation,
         treatment="strategy",
     )
     got = pd.read_parquet(ref.path)
@@ -140,9 +143,9 @@ def test_the_propensity_representation_reads_the_logged_treatment_and_the_user_c
     vectors = lambda texts: embed_items(texts, "minilm", tmp_path / "emb").vectors  # noqa: E731
     first = pd.read_parquet(clean, columns=["ts"]).ts.min()
     users = list(dict.fromkeys(pd.read_parquet(clean, columns=["user_id"]).user_id.astype(str)))
-    direct = user_text_features(history, first, vectors, 6, 0, users=users, representation="propensity", **logged)
+    direct = user_text_features(history, first, vectors, 6, 0, users=users, representation=representation, **logged)
     assert dict(zip(got.user_id, got[USER_TEXT])) == dict(zip(direct.frame.user_id, direct.frame[USER_TEXT]))
     with pytest.raises(InputError, match="needs the run's treatment"):
         add_user_text(
-            str(clean), str(tmp_path / "h.parquet"), str(out), str(tmp_path / "emb"), representation="propensity"
+            str(clean), str(tmp_path / "h.parquet"), str(out), str(tmp_path / "emb"), representation=representation
         )
