@@ -127,6 +127,8 @@ def combine_effects(prepared: PreparedEffects, chunks: Iterable[BootstrapChunk])
         "adjustment_set_stability": round(same_set / config.n_bootstrap, 4),
         "replicates_identified": int((~np.isnan(boot_do).any(axis=1)).sum()),
     }
+    if prepared.merged_levels:  # the adjustment is coarser than the columns: say so wherever the number goes
+        common["merged_levels"] = {node: list(lost) for node, lost in prepared.merged_levels.items()}
 
     estimates: list[Estimate] = []
     nan = float("nan")

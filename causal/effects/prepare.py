@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from causal.effects.arms import Arm, ArmCheck, check_arms, thin_arms
 from causal.effects.engine import POSITIVE, Engine
 from causal.effects.overlap import overlap_report
 from causal.effects.refute import RefutationPoints, refutation_points
-from causal.network.discretize import Discretized, discretize
+from causal.network.discretize import OTHER, Discretized, discretize
 from causal.network.fit import CountFitter, fit_network
 from causal.network.identify import Identification
 from causal.network.joint import encode_states
@@ -80,6 +80,8 @@ class PreparedEffects:
     refutation: RefutationPoints | None  # None when refutations are off or the effect is not identified
     ab: tuple[Estimate, ...]  # the ab_diff rows (they need no bootstrap)
     seconds: float
+    # adjusted node -> its values the plan merged into OTHER (CausalConfig.max_levels): the adjustment is coarser
+    merged_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def base(self) -> int:
@@ -174,7 +176,18 @@ def prepare_effects(data: pd.DataFrame | Discretized, config: CausalConfig) -> P
         refutation=refutation_points(disc, config, engine, resampled) if refuting else None,
         ab=tuple(ab),
         seconds=time.perf_counter() - start,
+        merged_levels=merged_levels(disc, adjusted),
     )
+
+
+def merged_levels(disc: Discretized, nodes: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each of `nodes` whose rarer values the plan merged into OTHER (max_levels), with those values, sorted."""
+    merged = {}
+    for node in nodes:
+        lost = sorted(v for v, level in disc.level_maps.get(node, {}).items() if level == OTHER and v != OTHER)
+        if lost:
+            merged[node] = tuple(lost)
+    return merged
 
 
 def _segment_thin(enc: EncodedData, config: CausalConfig, segment: str, baseline: str) -> dict[tuple[str, str], str]:

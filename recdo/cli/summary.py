@@ -124,6 +124,8 @@ def _print_verdicts(console, summary, pairs) -> None:
                 f"ATE {e['treatment']}={e['treatment_value']} vs {e['baseline_value']} on {e['outcome']} (bn_do): "
                 f"{fmt(e['estimate'])}; {verdict}.{checked}"
             )
+    for line in merged_level_lines(summary.estimates):
+        console.print(line)
     metrics = ", ".join(
         _metric(k, v)
         for k, v in summary.scorer_metrics.items()
@@ -138,3 +140,18 @@ def _print_verdicts(console, summary, pairs) -> None:
         f"network edges ({pairs[0][0]} → {pairs[0][1]}): {', '.join(f'{u}→{v}' for u, v in summary.edges)}\n"
         f"run id: {summary.run_id}   results: {summary.db} (recdo effects --db {summary.db})"
     )
+
+
+def merged_level_lines(estimates: list[dict]) -> list[str]:
+    """One line per adjusted node whose rarer values the network merged into 'other' (its max_levels)."""
+    merged: dict[str, list[str]] = {}
+    for e in estimates:
+        if e["method"] == "bn_do":
+            for node, lost in ((e.get("diagnostics") or {}).get("merged_levels") or {}).items():
+                merged.setdefault(node, lost)
+    return [
+        f"Adjusted for {node} with its {len(lost)} rarest values merged into 'other' ({', '.join(lost[:5])}"
+        f"{', ...' if len(lost) > 5 else ''}): the network keeps at most CausalConfig.max_levels levels of a "
+        "category, so this adjustment is coarser than the column; fewer distinct values keep it whole."
+        for node, lost in merged.items()
+    ]
