@@ -124,7 +124,7 @@ def _print_verdicts(console, summary, pairs) -> None:
                 f"ATE {e['treatment']}={e['treatment_value']} vs {e['baseline_value']} on {e['outcome']} (bn_do): "
                 f"{fmt(e['estimate'])}; {verdict}.{checked}"
             )
-    for line in merged_level_lines(summary.estimates):
+    for line in [*merged_level_lines(summary.estimates), *refutation_note(summary.estimates)]:
         console.print(line)
     metrics = ", ".join(
         _metric(k, v)
@@ -154,4 +154,25 @@ def merged_level_lines(estimates: list[dict]) -> list[str]:
         f"{', ...' if len(lost) > 5 else ''}): the network keeps at most CausalConfig.max_levels levels of a "
         "category, so this adjustment is coarser than the column; fewer distinct values keep it whole."
         for node, lost in merged.items()
+    ]
+
+
+def refutation_note(estimates: list[dict]) -> list[str]:
+    """When a calibrated check failed: how many failed, and how many would fail by chance (each at its level)."""
+    rates: list[float] = []
+    failed = 0
+    for e in estimates:
+        if e["method"] != "bn_do" or e["estimand"] != "ate":
+            continue
+        for check in ((e.get("diagnostics") or {}).get("refutations") or {}).values():
+            if isinstance(check, dict) and check.get("false_alarm") is not None:
+                rates.append(float(check["false_alarm"]))
+                failed += not check.get("passed")
+    if not failed:
+        return []
+    return [
+        f"Checks: {failed} of {len(rates)} placebo and random-halves checks failed. Each is a test at the "
+        f"intervals' nominal level: with nothing wrong about {max(rates):.0%} of them fail by chance (more with few "
+        f"bootstrap replicates), about {sum(rates):.1f} here; a check that fails again on new data or another "
+        "seed is the one to look into."
     ]

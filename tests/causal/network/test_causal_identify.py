@@ -142,6 +142,9 @@ def test_refutations_pass_on_a_correct_model_and_are_stored_with_the_ate():
     assert placebo["ci_low"] <= 0 <= placebo["ci_high"] and abs(placebo["estimate"]) < abs(ate.estimate) / 3
     assert checks["random_common_cause"]["estimate"] == pytest.approx(ate.estimate, abs=0.02)
     assert all(c["passed"] for c in checks.values()) and ate.diagnostics["refutations_passed"] == "3/3"
+    # the two calibrated checks carry their chance failure rate (1 - ci_level); the coin's rule has none
+    assert checks["placebo"]["false_alarm"] == checks["random_halves"]["false_alarm"] == pytest.approx(0.05)
+    assert "false_alarm" not in checks["random_common_cause"]
     assert ate.diagnostics["identification"] == "backdoor"
 
 
