@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from causal.config import CausalConfig
@@ -47,10 +49,18 @@ class Engine:
         tiers: tuple[tuple[str, ...], ...],
         user_features: tuple[str, ...],
         extra_required: tuple[Edge, ...] = (),
+        extra_indegree: int = 0,
     ) -> Engine:
-        """The same engine (config, required edges) on nodes in `tiers`, also requiring the edges `extra_required`."""
+        """The same engine (config, required edges) on nodes in `tiers`, also requiring the edges `extra_required`.
+
+        `extra_indegree` raises max_indegree (when there is one): an added node's required edges then take slots
+        of their own instead of pushing a real parent out of the treatment's or the outcome's CPD.
+        """
+        config = self.config
+        if extra_indegree and config.max_indegree is not None:
+            config = replace(config, max_indegree=config.max_indegree + extra_indegree)
         other = Engine.__new__(Engine)
-        other._setup(self.config, tiers, tuple(user_features), self.extra_required + tuple(extra_required))
+        other._setup(config, tiers, tuple(user_features), self.extra_required + tuple(extra_required))
         return other
 
     def learn(self, enc: EncodedData) -> tuple[tuple[Edge, ...], Identification]:
