@@ -43,15 +43,15 @@ def fit_propensity_head(
     missing = [name for name in ("user_id", treatment, *covariates) if name not in log.columns]
     if missing:
         raise InputError(
-            f"representation='propensity' needs columns {missing} in treatment_log (columns: "
+            f"the propensity head ('propensity', 'text_logit') needs columns {missing} in treatment_log (columns: "
             f"{sorted(map(str, log.columns))}); fix: pass the log with user_id, {treatment!r} and {list(covariates)}"
         )
     rows = log.assign(user_id=log["user_id"].astype(str))
     rows = rows[rows["user_id"].isin(user_ids)]
     if rows[treatment].nunique() < 2:
         raise InputError(
-            f"representation='propensity' needs at least two values of {treatment!r} among the described users' "
-            f"rows; found {rows[treatment].nunique()}; fix: use representation='mean'"
+            f"the propensity head ('propensity', 'text_logit') needs at least two values of {treatment!r} among the "
+            f"described users' rows; found {rows[treatment].nunique()}; fix: use representation='mean'"
         )
     # A user's covariates are their first row's: pre-treatment user_* columns do not change within a user.
     first = rows.drop_duplicates("user_id").set_index("user_id").reindex(user_ids)
