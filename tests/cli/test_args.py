@@ -83,3 +83,14 @@ def test_the_other_commands_help_shows_their_defaults_too(command, shown, requir
         assert text in out, text
     line = next(line for line in out.splitlines() if line.strip().startswith(required))
     assert "(default" not in line  # a required flag has none to show
+
+
+def test_the_text_representations_are_the_same_in_the_flag_the_params_and_the_features():
+    # Three lists by necessity (the CLI may not import scoring's numpy and pandas): they must not drift apart.
+    from typing import get_args
+
+    from scoring.text_features import REPRESENTATIONS
+
+    (flag,) = [f for f in FLAGS if f.field == "user_text_representation"]
+    allowed = get_args(PipelineParams.model_fields["user_text_representation"].annotation)
+    assert flag.choices == allowed == REPRESENTATIONS
